@@ -1,0 +1,49 @@
+import { INestApplication, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
+import { AppConfig } from './config/app-config';
+import { AppModule } from './app.module';
+import { requestIdMiddleware } from './common/http/request-id.middleware';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Log levels at and above the configured one. */
+export function logLevels(config: AppConfig): LogLevel[] {
+  return LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
+}
+
+/** Options every instance of the app is created with (main.ts and the tests alike). */
+export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
+
+/** Creates the authority app, configured but not listening. */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    ...APP_OPTIONS,
+    logger: logLevels(config),
+    abortOnError: false,
+  });
+  configureApp(app, config);
+  return app;
+}
+
+/**
+ * HTTP settings that are not module wiring: body limit (raw body kept for
+ * content-digest), trust proxy, server timeouts against slow clients, and
+ * graceful shutdown on SIGTERM/SIGINT.
+ */
+export function configureApp(app: INestApplication, config: AppConfig): void {
+  const express = app as NestExpressApplication;
+  // First, so that even body-parser errors carry a request id.
+  express.use(requestIdMiddleware);
+  express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  express.set('trust proxy', config.trustProxy);
+  express.disable('x-powered-by');
+  express.set('etag', false);
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+  server.maxHeadersCount = 100;
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+}

@@ -1,0 +1,57 @@
+/**
+ * Every error code the service answers with (DESIGN.md section 2), with its
+ * HTTP status. The one filter maps a DomainError through this table, so a
+ * code cannot be thrown with two different statuses.
+ */
+export const ERROR_STATUS = {
+  // 400: malformed input
+  VALIDATION_FAILED: 400,
+  INVALID_PUBLIC_JWK: 400,
+  PRIVATE_KEY_MATERIAL: 400,
+  KEY_ID_MISMATCH: 400,
+  INVALID_JSON: 400,
+  // 401: authentication failed
+  MISSING_SIGNATURE: 401,
+  MISSING_SIGNATURE_INPUT: 401,
+  MISSING_SIGNATURE_AGENT: 401,
+  INVALID_SIGNATURE_AGENT: 401,
+  INVALID_SIGNATURE_INPUT: 401,
+  INVALID_SIGNATURE: 401,
+  EXPIRED_SIGNATURE: 401,
+  SIGNATURE_NOT_YET_VALID: 401,
+  SIGNATURE_TOO_LONG_LIVED: 401,
+  MISSING_NONCE: 401,
+  REPLAYED_NONCE: 401,
+  WRONG_TAG: 401,
+  WRONG_AUTHORITY: 401,
+  UNSUPPORTED_ALGORITHM: 401,
+  UNSUPPORTED_COMPONENT: 401,
+  MISSING_COMPONENT: 401,
+  INVALID_CONTENT_DIGEST: 401,
+  UNKNOWN_KEY: 401,
+  REVOKED_KEY: 401,
+  // 403: authenticated (or identified) but not allowed
+  UNTRUSTED_SIGNATURE_AGENT: 403,
+  AGENT_DISABLED: 403,
+  FORBIDDEN: 403,
+  // 404
+  NOT_FOUND: 404,
+  UNKNOWN_AGENT: 404,
+  // 409
+  KEY_CONFLICT: 409,
+  // 413, 415, 429, 431
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
+  // 5xx
+  INTERNAL: 500,
+  REMOTE_DIRECTORY_UNAVAILABLE: 502,
+  DATABASE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}

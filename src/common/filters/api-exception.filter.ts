@@ -1,0 +1,123 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError } from '../errors/domain-error';
+import { ERROR_STATUS, ErrorCode } from '../errors/error-code';
+import { isDatabaseUnavailable } from './database-errors';
+
+export interface ErrorBody {
+  error: { status: number; code: string; message: string; help?: string };
+}
+
+/** Codes for Nest's and Express's own HTTP errors, by status. */
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_FAILED',
+  401: 'MISSING_SIGNATURE',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
+  503: 'DATABASE_UNAVAILABLE',
+};
+
+const MESSAGE_BY_CODE: Partial<Record<ErrorCode, string>> = {
+  NOT_FOUND: 'not found',
+  PAYLOAD_TOO_LARGE: 'request body too large',
+  DATABASE_UNAVAILABLE: 'database unavailable',
+  INTERNAL: 'internal error',
+  INVALID_JSON: 'request body is not valid JSON',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported content type',
+};
+
+/**
+ * The one place errors become HTTP responses, always
+ * `{"error":{"status","code","message","help?"}}`. Nothing internal (stack,
+ * SQL, driver text) reaches the client; 5xx are logged once, here.
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ApiExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const response = ctx.getResponse<Response>();
+    const request = ctx.getRequest<Request>();
+    const body = this.toBody(exception, request);
+    if (body.error.status >= 500) {
+      this.logServerError(exception, body, request);
+    }
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if (body.error.code === 'DATABASE_UNAVAILABLE') response.setHeader('Retry-After', '5');
+    response.status(body.error.status).json(body);
+  }
+
+  toBody(exception: unknown, request?: Request): ErrorBody {
+    if (exception instanceof DomainError) {
+      return build(exception.status, exception.code, exception.message, exception.help);
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return fromCode('DATABASE_UNAVAILABLE');
+    }
+    // Express wraps body-parser's errors in an HttpException; the cause says which.
+    const bodyParserError = fromBodyParserError(exception instanceof HttpException ? exception.cause : exception);
+    if (bodyParserError) return bodyParserError;
+    if (exception instanceof HttpException) {
+      return fromHttpException(exception, request);
+    }
+    return fromCode('INTERNAL');
+  }
+
+  private logServerError(exception: unknown, body: ErrorBody, request: Request): void {
+    const where = `${request.method} ${request.path} request_id=${String(request.headers['x-request-id'] ?? '-')}`;
+    if (body.error.code === 'DATABASE_UNAVAILABLE') {
+      this.logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+      return;
+    }
+    const stack = exception instanceof Error ? exception.stack : String(exception);
+    this.logger.error(`${where}: ${body.error.code}`, stack);
+  }
+}
+
+function build(status: number, code: string, message: string, help?: string): ErrorBody {
+  return { error: help ? { status, code, message, help } : { status, code, message } };
+}
+
+function fromCode(code: ErrorCode): ErrorBody {
+  return build(ERROR_STATUS[code], code, MESSAGE_BY_CODE[code] ?? code.toLowerCase().replace(/_/g, ' '));
+}
+
+function fromHttpException(exception: HttpException, request?: Request): ErrorBody {
+  const status = exception.getStatus();
+  if (status === HttpStatus.NOT_FOUND) {
+    return build(404, 'NOT_FOUND', request ? `no route for ${request.method} ${request.path.slice(0, 200)}` : 'not found');
+  }
+  const code = CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED');
+  const message = status >= 500 ? (MESSAGE_BY_CODE[code] ?? 'internal error') : exception.message.slice(0, 300);
+  return build(status >= 500 ? ERROR_STATUS[code] : status, code, message);
+}
+
+/** Errors raised by body-parser before the request reaches Nest's pipeline. */
+function fromBodyParserError(exception: unknown): ErrorBody | undefined {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const e = exception as { type?: unknown; status?: unknown };
+  switch (e.type) {
+    case 'entity.too.large':
+      return fromCode('PAYLOAD_TOO_LARGE');
+    case 'entity.parse.failed':
+    case 'entity.verify.failed':
+      return fromCode('INVALID_JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return fromCode('UNSUPPORTED_MEDIA_TYPE');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'parameters.too.many':
+      return build(400, 'VALIDATION_FAILED', 'malformed request body');
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,214 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value;
+};
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+
+const UID_LIST = /^\s*(agent-[0-9a-f]{24}\s*(,\s*agent-[0-9a-f]{24}\s*)*)?$/;
+const DOMAIN_LIST = /^\s*((\*\.)?[a-z0-9.-]+(:\d+)?\s*(,\s*(\*\.)?[a-z0-9.-]+(:\d+)?\s*)*)?$/i;
+const AUTHORITY_LIST = /^\s*([a-z0-9.-]+(:\d+)?\s*(,\s*[a-z0-9.-]+(:\d+)?\s*)*)?$/i;
+
+/**
+ * Every environment variable the service reads. Only this folder reads
+ * process.env. Defaults are the safe value: nothing trusted, nobody admin.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  /** The authority's public origin; agent hosts are `<uid>.<its host>`. */
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false, allow_fragments: false, allow_query_components: false })
+  PUBLIC_URL?: string;
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsString()
+  DATA_DIR = './data';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
+  BODY_LIMIT_BYTES = 64 * 1024;
+
+  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  /** Express `trust proxy`: false, true, a hop count, or a list of addresses/subnets. */
+  @Matches(/^(false|true|\d{1,2}|[0-9a-f.:/,\s]+|loopback|linklocal|uniquelocal)$/i, {
+    message: 'TRUST_PROXY must be false, true, a hop count or a list of proxy addresses',
+  })
+  TRUST_PROXY = 'false';
+
+  /** Extra authorities (host[:port]) that signatures may be made for. */
+  @Matches(AUTHORITY_LIST, { message: 'ACCEPTED_AUTHORITIES must be a comma-separated list of host[:port]' })
+  ACCEPTED_AUTHORITIES = '';
+
+  /** Foreign authorities whose agents are resolved remotely, e.g. `*.api.vestauth.com`. */
+  @Matches(DOMAIN_LIST, { message: 'TRUSTED_AGENT_DOMAINS must be a comma-separated list of host names, optionally with a leading *.' })
+  TRUSTED_AGENT_DOMAINS = '';
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  REMOTE_ALLOW_INSECURE_LOCALHOST = false;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  REMOTE_ALLOW_PRIVATE_NETWORKS = false;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(30000)
+  REMOTE_TIMEOUT_MS = 2000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024)
+  REMOTE_MAX_BYTES = 64 * 1024;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600)
+  CLOCK_SKEW_SECONDS = 30;
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  MAX_SIGNATURE_LIFETIME_SECONDS?: number;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  REQUIRE_NONCE = true;
+
+  @IsString()
+  @Matches(/^[\x21-\x7e]{1,64}$/, { message: 'SIGNATURE_TAG must be 1 to 64 visible ASCII characters' })
+  SIGNATURE_TAG = 'web-bot-auth';
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  STRICT_SIGNATURE_AGENT_COVERAGE = false;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60000)
+  KEY_CACHE_TTL_MS = 2000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  KEY_CACHE_MAX_ENTRIES = 10_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86400)
+  DIRECTORY_MAX_AGE_SECONDS = 60;
+
+  @Matches(UID_LIST, { message: 'ADMIN_AGENT_UIDS must be a comma-separated list of agent-<24 hex> uids' })
+  ADMIN_AGENT_UIDS = '';
+
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  AUDIT_RETENTION_DAYS?: number;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  NONCE_PURGE_INTERVAL_SECONDS = 60;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  DB_POOL_SIZE = 10;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  DB_CONNECT_TIMEOUT_MS = 3000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  DB_STATEMENT_TIMEOUT_MS = 5000;
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable}: ${detail}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/** Validates the raw environment; throws ConfigValidationError naming the first bad variable. */
+export function validateEnvironment(raw: Record<string, string | undefined>): EnvironmentVariables {
+  const known = Object.keys(new EnvironmentVariables()).concat(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS']);
+  const picked: Record<string, string> = {};
+  for (const key of known) {
+    const value = raw[key];
+    // An empty optional variable means "not set" (as `FOO=` in a .env file).
+    if (value !== undefined && !(value === '' && isOptional(key))) picked[key] = value;
+  }
+  const env = plainToInstance(EnvironmentVariables, picked, { exposeDefaultValues: true });
+  const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const first = errors[0];
+    throw new ConfigValidationError(first.property, describe(first, raw[first.property]));
+  }
+  return env;
+}
+
+const OPTIONAL = new Set(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS', 'NODE_ENV']);
+function isOptional(key: string): boolean {
+  return OPTIONAL.has(key);
+}
+
+function describe(error: ValidationError, value: string | undefined): string {
+  const message = Object.values(error.constraints ?? {})[0] ?? 'invalid value';
+  // Never echo DATABASE_URL: it may hold a password.
+  const shown = error.property === 'DATABASE_URL' || value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`;
+  return `${message}${shown}`;
+}

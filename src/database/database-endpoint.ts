@@ -1,0 +1,59 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { EmbeddedPostgres } from './embedded-postgres';
+
+/**
+ * Where the database is: DATABASE_URL, or the embedded PGlite server this
+ * provider starts (and stops last, after TypeORM has closed its pool).
+ */
+@Injectable()
+export class DatabaseEndpoint implements OnApplicationShutdown {
+  private readonly logger = new Logger(DatabaseEndpoint.name);
+  private embedded?: EmbeddedPostgres;
+  url: string;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  get isEmbedded(): boolean {
+    return this.embedded !== undefined;
+  }
+
+  async open(): Promise<string> {
+    const { url, dataDir, poolSize } = this.config.database;
+    if (url) {
+      this.url = url;
+      this.logger.log(`Using PostgreSQL at ${redact(url)}`);
+    } else {
+      // The pool plus a few connections for readiness checks and the migration lock.
+      this.embedded = new EmbeddedPostgres(dataDir, poolSize + 4);
+      this.url = await this.embedded.start();
+    }
+    return this.url;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.embedded) return;
+    // The pool must be closed before the embedded server goes away, whatever
+    // order Nest runs the shutdown hooks in.
+    const dataSource = this.moduleRef.get(DataSource, { strict: false });
+    if (dataSource?.isInitialized) await dataSource.destroy();
+    await this.embedded.stop();
+    this.logger.log('Embedded PostgreSQL closed');
+  }
+}
+
+/** Hides the password of a connection URL in logs. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparsable DATABASE_URL>';
+  }
+}

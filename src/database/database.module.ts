@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { buildDataSourceOptions } from './data-source.options';
+import { DatabaseEndpoint } from './database-endpoint';
+import { DatabaseEndpointModule } from './database-endpoint.module';
+import { runMigrationsLocked } from './migration-runner';
+
+@Module({
+  imports: [
+    DatabaseEndpointModule,
+    TypeOrmModule.forRootAsync({
+      imports: [DatabaseEndpointModule],
+      inject: [AppConfig, DatabaseEndpoint],
+      useFactory: async (config: AppConfig, endpoint: DatabaseEndpoint) => ({
+        ...buildDataSourceOptions(config.database, await endpoint.open()),
+        // A few quick attempts, then the process stops with a clear log line.
+        retryAttempts: 5,
+        retryDelay: 2000,
+      }),
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        await runMigrationsLocked(dataSource);
+        return dataSource;
+      },
+    }),
+  ],
+  exports: [DatabaseEndpointModule],
+})
+export class DatabaseModule {}

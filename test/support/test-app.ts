@@ -1,0 +1,73 @@
+import { createServer } from 'node:net';
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app.module';
+import { AppConfig, loadAppConfig } from '../../src/config/app-config';
+import { APP_OPTIONS, configureApp } from '../../src/bootstrap';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  dataSource: DataSource;
+  port: number;
+  /** http://localhost:<port> (also the PUBLIC_URL unless overridden). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A free loopback TCP port (so PUBLIC_URL can name the port before listening). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Boots the real AppModule on the test database and listens on a real
+ * port. `env` overrides the environment the configuration is built from.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const port = await freePort();
+  const config = loadAppConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'error',
+    DATABASE_URL: process.env.DATABASE_URL,
+    PORT: String(port),
+    PUBLIC_URL: `http://localhost:${port}`,
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .setLogger(silentUnlessError())
+    .compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ ...APP_OPTIONS });
+  configureApp(app, config);
+  await app.listen(port, '127.0.0.1');
+  return {
+    app,
+    config,
+    dataSource: app.get(DataSource),
+    port,
+    url: `http://localhost:${port}`,
+    close: () => app.close(),
+  };
+}
+
+function silentUnlessError() {
+  const noop = (): void => undefined;
+  return {
+    log: noop,
+    warn: noop,
+    debug: noop,
+    verbose: noop,
+    error: (...args: unknown[]) => process.stderr.write(`[test app error] ${args.map(String).join(' ')}\n`),
+    fatal: (...args: unknown[]) => process.stderr.write(`[test app fatal] ${args.map(String).join(' ')}\n`),
+  };
+}
