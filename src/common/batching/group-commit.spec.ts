@@ -1,0 +1,46 @@
+import { GroupCommit } from './group-commit';
+
+describe(GroupCommit.name, () => {
+  it('writes items submitted during a flush together in the next one, in order', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const firstFlushGate = new Promise<void>((r) => (release = r));
+    const sut = new GroupCommit<number, number>(async (items) => {
+      batches.push(items);
+      if (batches.length === 1) await firstFlushGate;
+      return items.map((i) => i * 10);
+    }, 100, 1);
+
+    const first = sut.submit(1);
+    const rest = [2, 3, 4].map((i) => sut.submit(i));
+    expect(sut.pending).toBe(3);
+    release();
+
+    await expect(first).resolves.toBe(10);
+    await expect(Promise.all(rest)).resolves.toEqual([20, 30, 40]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('rejects every item of a failed batch and keeps serving later ones', async () => {
+    let fail = true;
+    const sut = new GroupCommit<string, string>(async (items) => {
+      if (fail) throw new Error('database down');
+      return items;
+    });
+    await expect(sut.submit('a')).rejects.toThrow('database down');
+    fail = false;
+    await expect(sut.submit('b')).resolves.toBe('b');
+  });
+
+  it('splits the queue into batches of at most maxBatch', async () => {
+    const sizes: number[] = [];
+    const sut = new GroupCommit<number, number>(async (items) => {
+      sizes.push(items.length);
+      await new Promise((r) => setImmediate(r));
+      return items;
+    }, 3, 1);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => sut.submit(i)));
+    expect(sizes.every((s) => s <= 3)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+});

@@ -1,0 +1,53 @@
+interface Pending<T, R> {
+  item: T;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: callers submit one item each and await its own result;
+ * items that arrive while a flush is in flight are written together by the
+ * next flush (one statement, one round trip). With no load a batch is a
+ * single item written at once, so nothing waits on a timer.
+ */
+export class GroupCommit<T, R> {
+  private queue: Pending<T, R>[] = [];
+  private flushing = 0;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<R[]>,
+    private readonly maxBatch = 256,
+    private readonly maxConcurrentFlushes = 2,
+  ) {}
+
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.drain();
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private drain(): void {
+    while (this.flushing < this.maxConcurrentFlushes && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.flushing++;
+      void this.run(batch).finally(() => {
+        this.flushing--;
+        this.drain();
+      });
+    }
+  }
+
+  private async run(batch: Pending<T, R>[]): Promise<void> {
+    try {
+      const results = await this.flush(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    }
+  }
+}
