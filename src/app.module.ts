@@ -27,7 +27,7 @@ export class AppModule {
         HealthModule,
         AgentsModule,
         AuditModule,
-        VerificationModule,
+        VerificationModule.forAuthority(),
         RegistrationModule,
         DiscoveryModule,
       ],

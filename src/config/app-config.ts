@@ -9,6 +9,8 @@ export interface DatabaseSettings {
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** DATABASE_URL is a PGlite socket (one backend session): use a pool of one. */
+  singleSession: boolean;
 }
 
 export interface VerificationSettings {
@@ -67,6 +69,7 @@ export class AppConfig {
       poolSize: env.DB_POOL_SIZE,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      singleSession: env.DATABASE_SINGLE_SESSION,
     };
     this.verification = {
       clockSkewSeconds: env.CLOCK_SKEW_SECONDS,

@@ -52,6 +52,11 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
+  /** Set when DATABASE_URL points at a PGlite socket server: it has one backend session. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  DATABASE_SINGLE_SESSION = false;
+
   @IsString()
   DATA_DIR = './data';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, DatabaseSettings } from '../config/app-config';
 import { EmbeddedPostgres } from './embedded-postgres';
 
 /**
@@ -23,14 +23,26 @@ export class DatabaseEndpoint implements OnApplicationShutdown {
     return this.embedded !== undefined;
   }
 
+  /**
+   * Opens the endpoint and returns the pool settings for it. PGlite is one
+   * backend session behind its socket: two connections would interleave
+   * their extended-protocol messages (one's unnamed statement replacing the
+   * other's), so the embedded database gets a pool of exactly one.
+   */
+  async settings(): Promise<DatabaseSettings> {
+    await this.open();
+    const embedded = this.isEmbedded || this.config.database.singleSession;
+    return embedded ? { ...this.config.database, poolSize: 1 } : this.config.database;
+  }
+
   async open(): Promise<string> {
-    const { url, dataDir, poolSize } = this.config.database;
+    const { url, dataDir } = this.config.database;
     if (url) {
       this.url = url;
       this.logger.log(`Using PostgreSQL at ${redact(url)}`);
     } else {
       // The pool plus a few connections for readiness checks and the migration lock.
-      this.embedded = new EmbeddedPostgres(dataDir, poolSize + 4);
+      this.embedded = new EmbeddedPostgres(dataDir, 4);
       this.url = await this.embedded.start();
     }
     return this.url;

@@ -14,7 +14,7 @@ import { runMigrationsLocked } from './migration-runner';
       imports: [DatabaseEndpointModule],
       inject: [AppConfig, DatabaseEndpoint],
       useFactory: async (config: AppConfig, endpoint: DatabaseEndpoint) => ({
-        ...buildDataSourceOptions(config.database, await endpoint.open()),
+        ...buildDataSourceOptions(await endpoint.settings(), endpoint.url),
         // A few quick attempts, then the process stops with a clear log line.
         retryAttempts: 5,
         retryDelay: 2000,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 
 // Any constant: instances starting together take turns migrating.
 const MIGRATION_LOCK_KEY = 0x76657374; // "vest"
@@ -15,13 +15,18 @@ export async function runMigrationsLocked(dataSource: DataSource): Promise<void>
   await runner.connect();
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    const pending = await dataSource.showMigrations();
-    if (!pending) {
+    // The same connection throughout: with a pool of one (embedded) a second
+    // connection would wait for this one forever.
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'all';
+    const pending = await executor.getPendingMigrations();
+    if (pending.length === 0) {
       logger.log('Schema is up to date');
       return;
     }
+    logger.log(`Applying ${pending.length} migration(s)`);
     const started = Date.now();
-    const applied = await dataSource.runMigrations({ transaction: 'all' });
+    const applied = await executor.executePendingMigrations();
     for (const migration of applied) logger.log(`Applied ${migration.name}`);
     logger.log(`Applied ${applied.length} migration(s) in ${Date.now() - started} ms`);
   } finally {

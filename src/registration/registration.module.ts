@@ -1,4 +1,14 @@
 import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
+import { AuditModule } from '../audit/audit.module';
+import { RegistrationAuditInterceptor } from './registration-audit.interceptor';
+import { RegistrationController } from './registration.controller';
+import { RegistrationService } from './registration.service';
 
-@Module({})
+/** POST /register and POST /rotate. The signature core comes from the (global) Verification module. */
+@Module({
+  imports: [AgentsModule, AuditModule],
+  controllers: [RegistrationController],
+  providers: [RegistrationService, RegistrationAuditInterceptor],
+})
 export class RegistrationModule {}

@@ -1,4 +1,168 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '../config/app-config';
+import { AgentsModule } from '../agents/agents.module';
+import { AuditModule } from '../audit/audit.module';
+import { AuditService } from '../audit/audit.service';
+import type { AuditEntry } from '../audit/audit-entry';
+import { SUPPORTED_ALGORITHMS } from './core/signature-policy';
+import { UsedNonce } from './entities/used-nonce.entity';
+import { Clock } from './clock';
+import { KeyResolver } from './key-resolver';
+import { LocalKeyResolver } from './local-key-resolver';
+import { RemoteKeyResolver } from './remote-key-resolver';
+import { MemoryNonceStore } from './memory-nonce-store';
+import { NonceStore } from './nonce-store';
+import { PostgresNonceStore } from './postgres-nonce-store';
+import { UsedNonceRepository } from './used-nonce.repository';
+import { SignatureVerifier } from './signature-verifier';
+import { SignedRequestGuard } from './signed-request.guard';
+import { VerificationAuditSink } from './verification-audit';
+import { VerificationOptions } from './verification-options';
+import { VerificationService } from './verification.service';
+import { WhoamiController } from './whoami.controller';
 
+/** Options for a service other than the authority that protects its routes with @SignedAgent. */
+export interface VerificationModuleOptions {
+  /** The authority's public URL, e.g. https://auth.internal.example: its agents are trusted. */
+  authorityUrl: string;
+  /** host[:port] values this service is addressed as (signatures must be made for one of them). */
+  acceptedAuthorities: string[];
+  /** More foreign authorities' agent domains (`*.example.com`). */
+  trustedAgentDomains?: string[];
+  adminAgentUids?: string[];
+  clockSkewSeconds?: number;
+  maxLifetimeSeconds?: number;
+  /** Remote directory cache bound (ms); default 60 s. */
+  directoryCacheTtlMs?: number;
+  /** Allow http:// and loopback authorities (development and tests only). */
+  allowInsecureLocalhost?: boolean;
+  allowPrivateNetworks?: boolean;
+  /** A shared nonce store (e.g. PostgreSQL); default in memory, per instance, with a warning. */
+  nonceStore?: NonceStore;
+}
+
+const SHARED_PROVIDERS: Provider[] = [
+  Clock,
+  SignatureVerifier,
+  SignedRequestGuard,
+  {
+    provide: KeyResolver,
+    inject: [VerificationOptions],
+    useFactory: (options: VerificationOptions) => new RemoteKeyResolver(options.remote),
+  },
+];
+
+/**
+ * SignedRequestGuard, @SignedAgent() and the signature core. Inside the
+ * authority (`forAuthority`) keys come from the database and outcomes go to
+ * the audit table; in another service (`forRoot`) keys come from the
+ * authority's published directories.
+ */
 @Module({})
-export class VerificationModule {}
+export class VerificationModule {
+  static forAuthority(): DynamicModule {
+    return {
+      module: VerificationModule,
+      global: true,
+      imports: [AgentsModule, AuditModule, TypeOrmModule.forFeature([UsedNonce])],
+      controllers: [WhoamiController],
+      providers: [
+        ...SHARED_PROVIDERS,
+        { provide: VerificationOptions, inject: [AppConfig], useFactory: fromAppConfig },
+        LocalKeyResolver,
+        UsedNonceRepository,
+        {
+          provide: NonceStore,
+          inject: [UsedNonceRepository, AppConfig],
+          useFactory: (repo: UsedNonceRepository, config: AppConfig) =>
+            new PostgresNonceStore(repo, config.verification.noncePurgeIntervalSeconds),
+        },
+        { provide: VerificationAuditSink, useExisting: AuditService },
+        {
+          provide: VerificationService,
+          inject: [VerificationOptions, SignatureVerifier, LocalKeyResolver, KeyResolver, VerificationAuditSink],
+          useFactory: (...deps: ConstructorParameters<typeof VerificationService>) => new VerificationService(...deps),
+        },
+      ],
+      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, NonceStore, SignedRequestGuard],
+    };
+  }
+
+  static forRoot(options: VerificationModuleOptions): DynamicModule {
+    return {
+      module: VerificationModule,
+      global: true,
+      providers: [
+        ...SHARED_PROVIDERS,
+        { provide: VerificationOptions, useValue: fromModuleOptions(options) },
+        { provide: NonceStore, useFactory: () => options.nonceStore ?? new MemoryNonceStore() },
+        { provide: VerificationAuditSink, useClass: LogAuditSink },
+        {
+          provide: VerificationService,
+          inject: [VerificationOptions, SignatureVerifier, KeyResolver, VerificationAuditSink],
+          useFactory: (o: VerificationOptions, s: SignatureVerifier, remote: KeyResolver, sink: VerificationAuditSink) =>
+            new VerificationService(o, s, null, remote, sink),
+        },
+      ],
+      exports: [VerificationService, SignedRequestGuard],
+    };
+  }
+}
+
+/** Outside the authority, verification outcomes go to the log. */
+class LogAuditSink extends VerificationAuditSink {
+  private readonly logger = new Logger('SignedAgentAudit');
+
+  async record(entry: AuditEntry): Promise<void> {
+    const line = `verify ${entry.outcome}${entry.errorCode ? ` ${entry.errorCode}` : ''} agent=${entry.agentUid ?? '-'} ${entry.context?.method ?? ''} ${entry.context?.path ?? ''}`;
+    if (entry.outcome === 'success') this.logger.log(line);
+    else this.logger.warn(line);
+  }
+}
+
+function fromAppConfig(config: AppConfig): VerificationOptions {
+  const v = config.verification;
+  return {
+    clockSkewSeconds: v.clockSkewSeconds,
+    maxLifetimeSeconds: v.maxLifetimeSeconds,
+    requireNonce: v.requireNonce,
+    tag: v.tag,
+    supportedAlgorithms: SUPPORTED_ALGORITHMS,
+    strictSignatureAgentCoverage: v.strictSignatureAgentCoverage,
+    acceptedAuthorities: v.acceptedAuthorities,
+    local: { scheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http', authority: config.authority },
+    trustedAgentDomains: v.trustedAgentDomains,
+    keyCache: { ttlMs: v.keyCacheTtlMs, maxEntries: v.keyCacheMaxEntries },
+    remote: {
+      timeoutMs: v.remote.timeoutMs,
+      maxBytes: v.remote.maxBytes,
+      allowInsecureLocalhost: v.remote.allowInsecureLocalhost,
+      allowPrivateNetworks: v.remote.allowPrivateNetworks,
+      cacheMaxEntries: v.keyCacheMaxEntries,
+    },
+    adminAgentUids: config.adminAgentUids,
+  };
+}
+
+function fromModuleOptions(options: VerificationModuleOptions): VerificationOptions {
+  const authority = new URL(options.authorityUrl).host.toLowerCase();
+  const skew = options.clockSkewSeconds ?? 30;
+  return {
+    clockSkewSeconds: skew,
+    maxLifetimeSeconds: options.maxLifetimeSeconds ?? 300 + skew,
+    requireNonce: true,
+    tag: 'web-bot-auth',
+    supportedAlgorithms: SUPPORTED_ALGORITHMS,
+    strictSignatureAgentCoverage: false,
+    acceptedAuthorities: options.acceptedAuthorities.map((a) => a.toLowerCase()),
+    trustedAgentDomains: [`*.${authority}`, ...(options.trustedAgentDomains ?? [])],
+    keyCache: { ttlMs: 2000, maxEntries: 10_000 },
+    remote: {
+      allowInsecureLocalhost: options.allowInsecureLocalhost ?? false,
+      allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+      cacheTtlMs: options.directoryCacheTtlMs ?? 60_000,
+    },
+    adminAgentUids: new Set(options.adminAgentUids ?? []),
+  };
+}

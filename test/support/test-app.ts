@@ -40,6 +40,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
     DATABASE_URL: process.env.DATABASE_URL,
+    DATABASE_SINGLE_SESSION: process.env.TEST_DATABASE_KIND === 'pglite' ? 'true' : 'false',
     PORT: String(port),
     PUBLIC_URL: `http://localhost:${port}`,
     ...env,

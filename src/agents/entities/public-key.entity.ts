@@ -4,12 +4,12 @@ import type { Agent } from './agent.entity';
 export type PublicKeyStatus = 'active' | 'revoked';
 
 /** The canonical public JWK we store and publish: nothing the client added survives. */
-export interface StoredPublicJwk {
+export type StoredPublicJwk = {
   kty: 'OKP';
   crv: 'Ed25519';
   x: string;
   kid: string;
-}
+};
 
 @Entity({ name: 'public_keys' })
 // At most one active key per agent: concurrent rotations cannot leave two.

@@ -1,5 +1,6 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { DomainError } from '../errors/domain-error';
+import { ERROR_STATUS, ErrorCode } from '../errors/error-code';
 
 /**
  * The global pipe: whitelist + transform, and every failure becomes
@@ -20,10 +21,8 @@ export function createValidationPipe(): ValidationPipe {
 export function toDomainError(errors: ValidationError[]): DomainError {
   const first = firstLeaf(errors[0]);
   if (!first) return new DomainError('VALIDATION_FAILED', 'invalid request');
-  const explicit = first.error.contexts && Object.values(first.error.contexts).find((c) => c && typeof c.errorCode === 'string');
   const message = `${first.path}: ${Object.values(first.error.constraints ?? {})[0] ?? 'invalid value'}`;
-  if (explicit) return new DomainError(explicit.errorCode, message);
-  return new DomainError('VALIDATION_FAILED', message);
+  return new DomainError(explicitCode(first.error) ?? 'VALIDATION_FAILED', message);
 }
 
 function firstLeaf(error: ValidationError | undefined, prefix = ''): { error: ValidationError; path: string } | undefined {
@@ -31,4 +30,13 @@ function firstLeaf(error: ValidationError | undefined, prefix = ''): { error: Va
   const path = prefix ? `${prefix}.${error.property}` : error.property;
   if (error.constraints && Object.keys(error.constraints).length > 0) return { error, path };
   return firstLeaf(error.children?.[0], path);
+}
+
+/** A DTO may name the code of a failed rule in its context, e.g. PRIVATE_KEY_MATERIAL. */
+function explicitCode(error: ValidationError): ErrorCode | undefined {
+  for (const context of Object.values(error.contexts ?? {})) {
+    const code: unknown = (context as { errorCode?: unknown } | undefined)?.errorCode;
+    if (typeof code === 'string' && code in ERROR_STATUS) return code as ErrorCode;
+  }
+  return undefined;
 }

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DomainError, fail } from '../common/errors/domain-error';
+import { AgentRepository } from '../agents/agent.repository';
+import { PublicKeyRepository } from '../agents/public-key.repository';
+import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
+import { auditContextOf, RequestAuditContext } from '../audit/audit-entry';
+import { AuditService } from '../audit/audit.service';
+import { importPublicJwk, jwkThumbprint } from '../verification/core/jwk';
+import { LocalKeyResolver } from '../verification/local-key-resolver';
+import { SignatureVerifier } from '../verification/signature-verifier';
+import { VerificationService } from '../verification/verification.service';
+import type { PublicJwkDto } from './dto/public-jwk.dto';
+import type { RegisterResponse, RotateResponse } from './dto/register.dto';
+import type { AuditSubjectRequest } from './registration-audit.interceptor';
+
+/** Thrown inside the registration transaction to roll it back when the key already exists. */
+class KeyAlreadyRegistered extends Error {}
+
+/**
+ * Agent and key lifecycle: registration with proof-of-possession, and
+ * rotation. Uniqueness is decided by the database (primary key on kid,
+ * one active key per agent), never by a check-then-insert.
+ */
+@Injectable()
+export class RegistrationService {
+  private readonly logger = new Logger(RegistrationService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly agents: AgentRepository,
+    private readonly keys: PublicKeyRepository,
+    private readonly audit: AuditService,
+    private readonly signatures: SignatureVerifier,
+    private readonly verification: VerificationService,
+    private readonly keyCache: LocalKeyResolver,
+  ) {}
+
+  async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
+    const jwk = canonicalJwk(body);
+    req.auditSubject = { kid: jwk.kid };
+    await this.provePossession(req, jwk);
+    const context = auditContextOf(req);
+    const existing = await this.keys.findWithAgent(jwk.kid);
+    if (existing) return this.registered(existing.agentUid, jwk, context);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const uid = newAgentUid();
+        await this.agents.insert(manager, uid);
+        if (!(await this.keys.insertIfAbsent(manager, uid, jwk))) throw new KeyAlreadyRegistered();
+        await this.audit.recordIn(manager, { event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: true } });
+        this.logger.log(`Registered ${uid} kid=${jwk.kid}`);
+        return { uid, kid: jwk.kid, public_jwk: jwk, is_new: true };
+      });
+    } catch (error) {
+      if (!(error instanceof KeyAlreadyRegistered)) throw error;
+      // A concurrent registration of the same key won: answer with its agent.
+      const winner = await this.keys.findWithAgent(jwk.kid);
+      if (!winner) throw error;
+      return this.registered(winner.agentUid, jwk, context);
+    }
+  }
+
+  async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
+    const next = canonicalJwk(body);
+    const subject: { uid?: string; kid?: string } = {};
+    req.auditSubject = subject;
+    const caller = await this.verification.authenticate(req, { localOnly: true }, subject);
+    subject.kid = caller.kid;
+    if (next.kid === caller.kid) fail('KEY_CONFLICT', 'the new key is the current key');
+    await this.dataSource.transaction(async (manager) => {
+      await this.agents.lockByUid(manager, caller.uid);
+      if (!(await this.keys.revokeIfActive(manager, caller.kid, 'rotated'))) fail('REVOKED_KEY', 'key has been revoked');
+      if (!(await this.keys.insertIfAbsent(manager, caller.uid, next))) fail('KEY_CONFLICT', 'key is registered already');
+      await this.audit.recordIn(manager, {
+        event: 'rotate',
+        outcome: 'success',
+        agentUid: caller.uid,
+        kid: next.kid,
+        context: auditContextOf(req),
+        detail: { old_kid: caller.kid, new_kid: next.kid },
+      });
+    });
+    this.keyCache.invalidate({ kid: caller.kid });
+    this.logger.log(`Rotated ${caller.uid} kid=${caller.kid} -> ${next.kid}`);
+    return { uid: caller.uid, kid: next.kid, public_jwk: next };
+  }
+
+  /** The request is signed by the very key it registers (steps 1-4, 7, 8 of the shared core). */
+  private async provePossession(req: AuditSubjectRequest, jwk: StoredPublicJwk): Promise<void> {
+    const inspected = this.signatures.inspect(req, { requiredTag: undefined });
+    if (inspected.keyid !== jwk.kid) fail('KEY_ID_MISMATCH', 'keyid is not the thumbprint of public_jwk');
+    this.signatures.verifySignature(req, inspected, importPublicJwk(jwk));
+    await this.signatures.consumeNonce(jwk.kid, inspected);
+  }
+
+  /** The key exists: the same agent comes back, unless the key was revoked or the agent disabled. */
+  private async registered(uid: string, jwk: StoredPublicJwk, context: RequestAuditContext): Promise<RegisterResponse> {
+    const current = await this.keys.findWithAgent(jwk.kid);
+    if (!current || current.keyStatus !== 'active') fail('KEY_CONFLICT', 'key was revoked and cannot be registered again');
+    if (current.agentStatus !== 'active') fail('AGENT_DISABLED', 'agent is disabled');
+    await this.audit.record({ event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: false } });
+    return { uid, kid: jwk.kid, public_jwk: current.jwk, is_new: false };
+  }
+}
+
+/** The JWK we store and publish: `{kty, crv, x, kid}`, kid computed here; a different client kid is refused. */
+export function canonicalJwk(body: PublicJwkDto): StoredPublicJwk {
+  const kid = jwkThumbprint({ kty: body.kty, crv: body.crv, x: body.x });
+  if (body.kid !== undefined && body.kid !== kid) {
+    throw new DomainError('KEY_ID_MISMATCH', 'public_jwk.kid is not the RFC 7638 thumbprint of the key');
+  }
+  return { kty: 'OKP', crv: 'Ed25519', x: body.x, kid };
+}
+
+/** `agent-` + 24 lowercase hex (96 random bits), as vestauth issues them. */
+export function newAgentUid(): string {
+  return `agent-${randomBytes(12).toString('hex')}`;
+}

@@ -1,0 +1,93 @@
+import { KeyObject } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { fail } from '../common/errors/domain-error';
+import { KeyWithAgent, PublicKeyRepository } from '../agents/public-key.repository';
+import type { SignatureAgentRef } from './core/signature-agent';
+import { agentUidFromHost } from './core/agent-host';
+import { importPublicJwk } from './core/jwk';
+import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
+import { VerificationOptions } from './verification-options';
+
+interface CachedKey {
+  row: KeyWithAgent;
+  key: KeyObject;
+}
+
+/**
+ * Our own agents: the key row (with its agent's status) by primary key,
+ * behind a small LRU whose entries live at most `keyCache.ttlMs`. A rotation
+ * or revocation in this process evicts at once; other instances see it
+ * within the TTL (or at once with the LISTEN/NOTIFY invalidation).
+ */
+@Injectable()
+export class LocalKeyResolver extends KeyResolver {
+  private readonly cache: LRUCache<string, CachedKey>;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly keys: PublicKeyRepository,
+    private readonly options: VerificationOptions,
+  ) {
+    super();
+    this.cache = new LRUCache<string, CachedKey>({
+      max: options.keyCache.maxEntries,
+      ttl: Math.max(1, options.keyCache.ttlMs),
+      ttlAutopurge: false,
+    });
+  }
+
+  /** The uid when `agent` names one of our agent hosts, else undefined. */
+  localUid(agent: SignatureAgentRef): string | undefined {
+    const local = this.options.local;
+    if (!local || agent.scheme !== local.scheme) return undefined;
+    return agentUidFromHost(agent.authority, local.authority);
+  }
+
+  async resolve(agent: SignatureAgentRef, keyid: string): Promise<ResolvedKey> {
+    const uid = this.localUid(agent);
+    if (!uid) fail('UNTRUSTED_SIGNATURE_AGENT', 'untrusted signature agent');
+    const cached = await this.lookup(keyid);
+    // A key of another agent is unknown to this one: the uid comes from our
+    // key-to-agent mapping, never from the unsigned header alone.
+    if (!cached || cached.row.agentUid !== uid) fail('UNKNOWN_KEY', 'unknown key');
+    if (cached.row.agentStatus !== 'active') fail('AGENT_DISABLED', 'agent is disabled');
+    if (cached.row.keyStatus !== 'active') fail('REVOKED_KEY', 'key has been revoked');
+    return {
+      uid,
+      kid: cached.row.kid,
+      publicJwk: { ...cached.row.jwk },
+      key: cached.key,
+      wellKnownUrl: `${this.options.local!.scheme}://${uid}.${this.options.local!.authority}${WELL_KNOWN_DIRECTORY_PATH}`,
+    };
+  }
+
+  /** Forget a key (rotation, revocation) or, without kid, every key of the agent. */
+  invalidate(filter: { kid?: string; agentUid?: string }): void {
+    if (filter.kid) this.cache.delete(filter.kid);
+    if (filter.agentUid) {
+      for (const [kid, entry] of this.cache.entries()) {
+        if (entry.row.agentUid === filter.agentUid) this.cache.delete(kid);
+      }
+    }
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private async lookup(kid: string): Promise<CachedKey | undefined> {
+    const hit = this.options.keyCache.ttlMs > 0 ? this.cache.get(kid) : undefined;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const row = await this.keys.findWithAgent(kid);
+    if (!row) return undefined;
+    const entry = { row, key: importPublicJwk(row.jwk) };
+    if (this.options.keyCache.ttlMs > 0) this.cache.set(kid, entry);
+    return entry;
+  }
+}

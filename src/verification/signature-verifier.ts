@@ -1,0 +1,118 @@
+import type { KeyObject } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { fail } from '../common/errors/domain-error';
+import { parseSignatureHeaders, ParsedSignature } from './core/signature-headers';
+import { checkSignatureParams, SignaturePolicy } from './core/signature-policy';
+import { buildSignatureBase, coversComponent } from './core/signature-base';
+import { verifySignatureBytes } from './core/signature-crypto';
+import { algorithmFitsKey } from './core/jwk';
+import { checkContentDigest } from './content-digest';
+import { Clock } from './clock';
+import { NonceStore } from './nonce-store';
+import { requestViewOf } from './request-view';
+import { VerificationOptions } from './verification-options';
+
+export interface InspectOptions {
+  /** The tag the signature must carry; undefined on /register (vestauth signs it with tag="null"). */
+  requiredTag?: string;
+  /** Components the route requires besides @authority / @target-uri. */
+  requiredComponents?: readonly string[];
+}
+
+/** A signature whose headers, parameters, components and authority passed (steps 1 to 4). */
+export interface InspectedSignature {
+  parsed: ParsedSignature;
+  keyid: string;
+  alg: string;
+  /** Component names as covered, e.g. ["@authority", "signature-agent"]. */
+  coveredComponents: string[];
+}
+
+/**
+ * The signature core shared by verification (any signed route) and
+ * registration (proof-of-possession): DESIGN.md section 4, steps 1 to 4, 7
+ * and 8. Agent and key resolution (5, 6) are the caller's.
+ */
+@Injectable()
+export class SignatureVerifier {
+  constructor(
+    private readonly options: VerificationOptions,
+    private readonly clock: Clock,
+    private readonly nonces: NonceStore,
+  ) {}
+
+  /** Steps 1 to 4: parse, check parameters, covered components and authority. */
+  inspect(req: Request, inspectOptions: InspectOptions): InspectedSignature {
+    const parsed = parseSignatureHeaders(header(req, 'signature-input'), header(req, 'signature'), {
+      requiredTag: inspectOptions.requiredTag,
+    });
+    checkSignatureParams(parsed.params, this.policy(inspectOptions.requiredTag), this.clock.nowSeconds());
+    this.checkComponents(parsed, inspectOptions.requiredComponents ?? []);
+    this.checkAuthority(req);
+    return {
+      parsed,
+      keyid: parsed.params.keyid!,
+      alg: parsed.params.alg!,
+      coveredComponents: parsed.components.map((c) => c.name),
+    };
+  }
+
+  /** Step 7: the signature over the base built from this request, and the body digest when covered. */
+  verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): void {
+    if (!algorithmFitsKey(inspected.alg, key)) fail('UNSUPPORTED_ALGORITHM', 'algorithm does not match the key');
+    const base = buildSignatureBase(inspected.parsed, requestViewOf(req));
+    if (!verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature)) {
+      fail('INVALID_SIGNATURE', 'invalid signature');
+    }
+    // Only after the signature holds does the (signed) digest header mean anything.
+    if (coversComponent(inspected.parsed, 'content-digest')) {
+      checkContentDigest(header(req, 'content-digest'), rawBodyOf(req));
+    }
+  }
+
+  /** Step 8: only a verified signature spends its nonce; the second use is a replay. */
+  async consumeNonce(kid: string, inspected: InspectedSignature): Promise<void> {
+    const { nonce, expires } = inspected.parsed.params;
+    if (nonce === undefined) return; // allowed only when the policy does not require nonces
+    // Kept until the signature could no longer pass the expiry check.
+    const fresh = await this.nonces.consume(kid, nonce, expires! + this.options.clockSkewSeconds);
+    if (!fresh) fail('REPLAYED_NONCE', 'signature has already been used');
+  }
+
+  private policy(requiredTag: string | undefined): SignaturePolicy {
+    return {
+      clockSkewSeconds: this.options.clockSkewSeconds,
+      maxLifetimeSeconds: this.options.maxLifetimeSeconds,
+      requireNonce: this.options.requireNonce,
+      requiredTag,
+      supportedAlgorithms: this.options.supportedAlgorithms,
+    };
+  }
+
+  private checkComponents(parsed: ParsedSignature, required: readonly string[]): void {
+    if (!coversComponent(parsed, '@authority') && !coversComponent(parsed, '@target-uri')) {
+      fail('MISSING_COMPONENT', 'signature must cover @authority or @target-uri');
+    }
+    for (const name of required) {
+      if (!coversComponent(parsed, name)) fail('MISSING_COMPONENT', `signature must cover ${name}`);
+    }
+  }
+
+  /** Step 4: a signature made for another host is refused even if it verifies. */
+  private checkAuthority(req: Request): void {
+    const authority = requestViewOf(req).authority;
+    if (!this.options.acceptedAuthorities.includes(authority)) {
+      fail('WRONG_AUTHORITY', 'request authority is not this service', { authority: authority.slice(0, 100) });
+    }
+  }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function rawBodyOf(req: Request): Buffer | undefined {
+  return (req as Request & { rawBody?: Buffer }).rawBody;
+}

@@ -1,0 +1,138 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Request } from 'express';
+import { DomainError, fail } from '../common/errors/domain-error';
+import { auditContextOf } from '../audit/audit-entry';
+import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef } from './core/signature-agent';
+import { KeyResolver, ResolvedKey } from './key-resolver';
+import { LocalKeyResolver } from './local-key-resolver';
+import { InspectedSignature, SignatureVerifier } from './signature-verifier';
+import { VerificationAuditSink } from './verification-audit';
+import { matchesTrustedDomain, VerificationOptions } from './verification-options';
+import { SignedAgentOptions, VerifiedAgent } from './verified-agent';
+
+export interface AuthenticateOptions extends SignedAgentOptions {
+  /** Only our own agents (rotation): a foreign agent is untrusted here. */
+  localOnly?: boolean;
+}
+
+/** What is known about a request so far, for the audit row of a failure. */
+export interface VerificationAttempt {
+  uid?: string;
+  kid?: string;
+  coveredComponents?: string[];
+}
+
+/**
+ * DESIGN.md section 4, in order. `authenticate` decides; `verify` decides
+ * and records the outcome (the guard's entry point).
+ */
+@Injectable()
+export class VerificationService {
+  private readonly logger = new Logger(VerificationService.name);
+
+  constructor(
+    private readonly options: VerificationOptions,
+    private readonly signatures: SignatureVerifier,
+    private readonly local: LocalKeyResolver | null,
+    private readonly remote: KeyResolver | null,
+    private readonly audit: VerificationAuditSink,
+  ) {}
+
+  async verify(req: Request, policy: SignedAgentOptions = {}): Promise<VerifiedAgent> {
+    const attempt: VerificationAttempt = {};
+    try {
+      const agent = await this.authenticate(req, policy, attempt);
+      if (policy.admin && !this.options.adminAgentUids.has(agent.uid)) {
+        fail('FORBIDDEN', 'agent is not an administrator');
+      }
+      await this.audit.record({
+        event: 'verify',
+        outcome: 'success',
+        agentUid: agent.uid,
+        kid: agent.kid,
+        context: auditContextOf(req),
+        detail: { components: agent.coveredComponents },
+      });
+      return agent;
+    } catch (error) {
+      if (error instanceof DomainError) await this.recordFailure(req, error, attempt);
+      throw error;
+    }
+  }
+
+  /** Steps 1 to 8; throws a DomainError naming the first check that failed. */
+  async authenticate(req: Request, policy: AuthenticateOptions, attempt: VerificationAttempt = {}): Promise<VerifiedAgent> {
+    const inspected = this.signatures.inspect(req, {
+      requiredTag: this.options.tag,
+      requiredComponents: policy.components,
+    });
+    attempt.kid = inspected.keyid;
+    attempt.coveredComponents = inspected.coveredComponents;
+    const agent = parseSignatureAgent(headerOf(req, 'signature-agent'), inspected.parsed);
+    attempt.uid = firstLabel(agent.host);
+    this.checkSignatureAgentCoverage(inspected, agent, policy);
+    const resolved = await this.resolve(agent, inspected.keyid, policy.localOnly === true);
+    attempt.uid = resolved.uid;
+    this.signatures.verifySignature(req, inspected, resolved.key);
+    await this.signatures.consumeNonce(resolved.kid, inspected);
+    return {
+      uid: resolved.uid,
+      kid: resolved.kid,
+      public_jwk: resolved.publicJwk,
+      well_known_url: resolved.wellKnownUrl,
+      coveredComponents: inspected.coveredComponents,
+    };
+  }
+
+  /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
+  private resolve(agent: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<ResolvedKey> {
+    if (this.local?.localUid(agent)) return this.local.resolve(agent, keyid);
+    if (!localOnly && this.remote && matchesTrustedDomain(agent.authority, this.options.trustedAgentDomains)) {
+      return this.remote.resolve(agent, keyid);
+    }
+    fail('UNTRUSTED_SIGNATURE_AGENT', 'untrusted signature agent');
+  }
+
+  private checkSignatureAgentCoverage(inspected: InspectedSignature, agent: SignatureAgentRef, policy: SignedAgentOptions): void {
+    const strict = policy.strictSignatureAgent ?? this.options.strictSignatureAgentCoverage;
+    if (strict && !coversSignatureAgent(inspected.parsed, agent)) {
+      fail('MISSING_COMPONENT', 'signature must cover signature-agent');
+    }
+  }
+
+  private async recordFailure(req: Request, error: DomainError, attempt: VerificationAttempt): Promise<void> {
+    const uid = attempt.uid ?? uidFromHeaderLoosely(req);
+    this.logger.warn(`Refused ${req.method} ${req.path}: ${error.code}${uid ? ` agent=${uid}` : ''}`);
+    try {
+      await this.audit.record({
+        event: 'verify',
+        outcome: 'failure',
+        errorCode: error.code,
+        agentUid: uid ?? null,
+        kid: attempt.kid ?? null,
+        context: auditContextOf(req),
+        detail: { ...(attempt.coveredComponents ? { components: attempt.coveredComponents } : {}), ...(error.detail ?? {}) },
+      });
+    } catch (auditError) {
+      // The client still gets its 401/403; the operator gets the reason the row is missing.
+      this.logger.error(`Could not record a failed verification: ${(auditError as Error).message}`);
+    }
+  }
+}
+
+function headerOf(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function firstLabel(host: string): string | undefined {
+  const label = host.split('.')[0];
+  return /^agent-[0-9a-f]{24}$/.test(label) ? label : undefined;
+}
+
+/** A failure before Signature-Agent was parsed is still attributed when the header names an agent host. */
+function uidFromHeaderLoosely(req: Request): string | undefined {
+  const value = headerOf(req, 'signature-agent');
+  const match = value?.slice(0, 600).match(/agent-[0-9a-f]{24}(?=\.)/i);
+  return match ? match[0].toLowerCase() : undefined;
+}
