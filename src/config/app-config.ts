@@ -52,7 +52,13 @@ export class AppConfig {
   readonly verification: VerificationSettings;
   readonly directoryMaxAgeSeconds: number;
   readonly adminAgentUids: ReadonlySet<string>;
-  readonly auditRetentionDays?: number;
+  readonly audit: {
+    retentionDays?: number;
+    sealKey?: Buffer;
+    sealIntervalSeconds: number;
+    sealGraceSeconds: number;
+    purgeIntervalSeconds: number;
+  };
 
   constructor(env: EnvironmentVariables) {
     this.env = env.NODE_ENV;
@@ -91,7 +97,13 @@ export class AppConfig {
     };
     this.directoryMaxAgeSeconds = env.DIRECTORY_MAX_AGE_SECONDS;
     this.adminAgentUids = new Set(list(env.ADMIN_AGENT_UIDS));
-    this.auditRetentionDays = env.AUDIT_RETENTION_DAYS;
+    this.audit = {
+      retentionDays: env.AUDIT_RETENTION_DAYS,
+      sealKey: env.AUDIT_SEAL_KEY ? Buffer.from(env.AUDIT_SEAL_KEY, 'utf8') : undefined,
+      sealIntervalSeconds: env.AUDIT_SEAL_INTERVAL_SECONDS,
+      sealGraceSeconds: env.AUDIT_SEAL_GRACE_SECONDS,
+      purgeIntervalSeconds: env.AUDIT_PURGE_INTERVAL_SECONDS,
+    };
   }
 
   get isProduction(): boolean {

@@ -162,6 +162,31 @@ export class EnvironmentVariables {
   @Max(3600)
   NONCE_PURGE_INTERVAL_SECONDS = 60;
 
+  /** Secret for the audit seal HMAC; without it seals are plain SHA-256 (tamper-evident only against a careless editor). */
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{32,}$/, { message: 'AUDIT_SEAL_KEY must be at least 32 characters' })
+  AUDIT_SEAL_KEY?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  AUDIT_SEAL_INTERVAL_SECONDS = 10;
+
+  /** Events are sealed once older than this: longer than any transaction that writes them may run. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  AUDIT_SEAL_GRACE_SECONDS = 30;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86400)
+  AUDIT_PURGE_INTERVAL_SECONDS = 3600;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -190,7 +215,7 @@ export class ConfigValidationError extends Error {
 
 /** Validates the raw environment; throws ConfigValidationError naming the first bad variable. */
 export function validateEnvironment(raw: Record<string, string | undefined>): EnvironmentVariables {
-  const known = Object.keys(new EnvironmentVariables()).concat(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS']);
+  const known = Object.keys(new EnvironmentVariables()).concat([...OPTIONAL]);
   const picked: Record<string, string> = {};
   for (const key of known) {
     const value = raw[key];
@@ -206,14 +231,16 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
   return env;
 }
 
-const OPTIONAL = new Set(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS', 'NODE_ENV']);
+const OPTIONAL = new Set(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS', 'AUDIT_SEAL_KEY', 'NODE_ENV']);
+const SECRET = new Set(['DATABASE_URL', 'AUDIT_SEAL_KEY']);
+
 function isOptional(key: string): boolean {
   return OPTIONAL.has(key);
 }
 
 function describe(error: ValidationError, value: string | undefined): string {
   const message = Object.values(error.constraints ?? {})[0] ?? 'invalid value';
-  // Never echo DATABASE_URL: it may hold a password.
-  const shown = error.property === 'DATABASE_URL' || value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`;
+  // Never echo secrets: DATABASE_URL may hold a password.
+  const shown = SECRET.has(error.property) || value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`;
   return `${message}${shown}`;
 }

@@ -4,9 +4,10 @@ import { Agent } from '../agents/entities/agent.entity';
 import { PublicKey } from '../agents/entities/public-key.entity';
 import { UsedNonce } from '../verification/entities/used-nonce.entity';
 import { AuditEvent } from '../audit/entities/audit-event.entity';
+import { AuditSeal } from '../audit/entities/audit-seal.entity';
 import { migrations } from './migrations';
 
-export const ENTITIES = [Agent, PublicKey, UsedNonce, AuditEvent];
+export const ENTITIES = [Agent, PublicKey, UsedNonce, AuditEvent, AuditSeal];
 
 /**
  * The one set of DataSource options, used by the app (DatabaseModule) and by
@@ -22,7 +23,9 @@ export function buildDataSourceOptions(settings: DatabaseSettings, url: string):
     migrationsTableName: 'migrations',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Failed queries reach the exception filter, which logs them without
+    // their parameters (request data must not land in logs verbatim).
+    logging: false,
     // Bounded pool; connect and statement timeouts turn an outage into a
     // fast DATABASE_UNAVAILABLE instead of a hang.
     poolSize: settings.poolSize,

@@ -1,5 +1,6 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { DatabaseEndpoint } from './database-endpoint';
 
+@Global()
 @Module({ providers: [DatabaseEndpoint], exports: [DatabaseEndpoint] })
 export class DatabaseEndpointModule {}

@@ -4,11 +4,13 @@ import { AuditModule } from '../audit/audit.module';
 import { RegistrationAuditInterceptor } from './registration-audit.interceptor';
 import { RegistrationController } from './registration.controller';
 import { RegistrationService } from './registration.service';
+import { AgentAdminService } from './agent-admin.service';
+import { AgentsAdminController } from './agents-admin.controller';
 
 /** POST /register and POST /rotate. The signature core comes from the (global) Verification module. */
 @Module({
   imports: [AgentsModule, AuditModule],
-  controllers: [RegistrationController],
-  providers: [RegistrationService, RegistrationAuditInterceptor],
+  controllers: [RegistrationController, AgentsAdminController],
+  providers: [RegistrationService, RegistrationAuditInterceptor, AgentAdminService],
 })
 export class RegistrationModule {}

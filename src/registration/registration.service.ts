@@ -9,7 +9,7 @@ import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import { auditContextOf, RequestAuditContext } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import { importPublicJwk, jwkThumbprint } from '../verification/core/jwk';
-import { LocalKeyResolver } from '../verification/local-key-resolver';
+import { KeyInvalidation } from '../verification/key-invalidation';
 import { SignatureVerifier } from '../verification/signature-verifier';
 import { VerificationService } from '../verification/verification.service';
 import type { PublicJwkDto } from './dto/public-jwk.dto';
@@ -35,7 +35,7 @@ export class RegistrationService {
     private readonly audit: AuditService,
     private readonly signatures: SignatureVerifier,
     private readonly verification: VerificationService,
-    private readonly keyCache: LocalKeyResolver,
+    private readonly invalidation: KeyInvalidation,
   ) {}
 
   async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
@@ -83,7 +83,7 @@ export class RegistrationService {
         detail: { old_kid: caller.kid, new_kid: next.kid },
       });
     });
-    this.keyCache.invalidate({ kid: caller.kid });
+    await this.invalidation.keyChanged(caller.kid);
     this.logger.log(`Rotated ${caller.uid} kid=${caller.kid} -> ${next.kid}`);
     return { uid: caller.uid, kid: next.kid, public_jwk: next };
   }

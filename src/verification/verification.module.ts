@@ -10,6 +10,7 @@ import { UsedNonce } from './entities/used-nonce.entity';
 import { Clock } from './clock';
 import { KeyResolver } from './key-resolver';
 import { LocalKeyResolver } from './local-key-resolver';
+import { KeyInvalidation } from './key-invalidation';
 import { RemoteKeyResolver } from './remote-key-resolver';
 import { MemoryNonceStore } from './memory-nonce-store';
 import { NonceStore } from './nonce-store';
@@ -71,6 +72,7 @@ export class VerificationModule {
         ...SHARED_PROVIDERS,
         { provide: VerificationOptions, inject: [AppConfig], useFactory: fromAppConfig },
         LocalKeyResolver,
+        KeyInvalidation,
         UsedNonceRepository,
         {
           provide: NonceStore,
@@ -85,7 +87,7 @@ export class VerificationModule {
           useFactory: (...deps: ConstructorParameters<typeof VerificationService>) => new VerificationService(...deps),
         },
       ],
-      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, NonceStore, SignedRequestGuard],
+      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, KeyInvalidation, NonceStore, SignedRequestGuard],
     };
   }
 

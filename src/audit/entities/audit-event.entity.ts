@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 export const AUDIT_EVENTS = ['register', 'rotate', 'verify', 'revoke', 'disable', 'enable', 'purge', 'admin_query'] as const;
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];
@@ -6,16 +6,16 @@ export type AuditOutcome = 'success' | 'failure';
 
 /** Append-only record of every register, rotate, verify and admin action. */
 @Entity({ name: 'audit_events' })
-@Index('audit_events_agent_idx', ['agentUid', 'id'])
-@Index('audit_events_event_outcome_idx', ['event', 'outcome', 'id'])
-@Index('audit_events_error_code_idx', ['errorCode', 'id'])
-@Index('audit_events_occurred_at_idx', ['occurredAt'])
+// Indexes (agent, event/outcome, error code, each with time) are defined in
+// the migration: TypeORM cannot express their DESC ordering and predicates.
 export class AuditEvent {
   // bigint comes back from pg as a string; ids are exposed as strings too.
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
 
-  @Column({ name: 'occurred_at', type: 'timestamptz', default: () => 'now()' })
+  // clock_timestamp(), not now(): the time of the insert, not of the
+  // transaction's start, so it follows the id order closely (sealing relies on it).
+  @Column({ name: 'occurred_at', type: 'timestamptz', default: () => 'clock_timestamp()' })
   occurredAt: Date;
 
   @Column({ type: 'varchar', length: 16 })

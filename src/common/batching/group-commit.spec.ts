@@ -32,6 +32,12 @@ describe(GroupCommit.name, () => {
     await expect(sut.submit('b')).resolves.toBe('b');
   });
 
+  it('fails only the items the flush reports as errors', async () => {
+    const sut = new GroupCommit<number, number>(async (items) => items.map((i) => (i === 2 ? new Error('bad row') : i)));
+    const results = await Promise.allSettled([1, 2, 3].map((i) => sut.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
   it('splits the queue into batches of at most maxBatch', async () => {
     const sizes: number[] = [];
     const sut = new GroupCommit<number, number>(async (items) => {

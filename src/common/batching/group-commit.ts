@@ -15,7 +15,8 @@ export class GroupCommit<T, R> {
   private flushing = 0;
 
   constructor(
-    private readonly flush: (items: T[]) => Promise<R[]>,
+    /** Writes a batch; an Error in the result array fails that item alone. */
+    private readonly flush: (items: T[]) => Promise<Array<R | Error>>,
     private readonly maxBatch = 256,
     private readonly maxConcurrentFlushes = 2,
   ) {}
@@ -45,7 +46,11 @@ export class GroupCommit<T, R> {
   private async run(batch: Pending<T, R>[]): Promise<void> {
     try {
       const results = await this.flush(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve(results[i]));
+      batch.forEach((p, i) => {
+        const result = results[i];
+        if (result instanceof Error) p.reject(result);
+        else p.resolve(result);
+      });
     } catch (error) {
       for (const p of batch) p.reject(error);
     }

@@ -11,11 +11,12 @@ export class Initial1795800000000 implements MigrationInterface {
         await queryRunner.query(`CREATE UNIQUE INDEX "public_keys_one_active_per_agent" ON "public_keys"  ("agent_uid") WHERE status = 'active'`);
         await queryRunner.query(`CREATE TABLE "used_nonces" ("kid" character varying(64) NOT NULL, "nonce_hash" bytea NOT NULL, "expires_at" TIMESTAMP WITH TIME ZONE NOT NULL, CONSTRAINT "PK_30cf535ce95efff362166b615d6" PRIMARY KEY ("kid", "nonce_hash"))`);
         await queryRunner.query(`CREATE INDEX "used_nonces_expires_at_idx" ON "used_nonces"  ("expires_at") `);
-        await queryRunner.query(`CREATE TABLE "audit_events" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "occurred_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "event" character varying(16) NOT NULL, "outcome" character varying(8) NOT NULL, "error_code" character varying(40), "agent_uid" character varying(30), "kid" character varying(64), "method" character varying(10), "path" character varying(512), "authority" character varying(260), "ip" character varying(64), "user_agent" character varying(256), "request_id" character varying(64), "detail" jsonb NOT NULL DEFAULT '{}', CONSTRAINT "PK_910f64d901a5c3e9878f0d4a407" PRIMARY KEY ("id"))`);
-        await queryRunner.query(`CREATE INDEX "audit_events_occurred_at_idx" ON "audit_events"  ("occurred_at") `);
-        await queryRunner.query(`CREATE INDEX "audit_events_error_code_idx" ON "audit_events"  ("error_code", "id") `);
-        await queryRunner.query(`CREATE INDEX "audit_events_event_outcome_idx" ON "audit_events"  ("event", "outcome", "id") `);
-        await queryRunner.query(`CREATE INDEX "audit_events_agent_idx" ON "audit_events"  ("agent_uid", "id") `);
+        await queryRunner.query(`CREATE TABLE "audit_events" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "occurred_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(), "event" character varying(16) NOT NULL, "outcome" character varying(8) NOT NULL, "error_code" character varying(40), "agent_uid" character varying(30), "kid" character varying(64), "method" character varying(10), "path" character varying(512), "authority" character varying(260), "ip" character varying(64), "user_agent" character varying(256), "request_id" character varying(64), "detail" jsonb NOT NULL DEFAULT '{}', CONSTRAINT "PK_910f64d901a5c3e9878f0d4a407" PRIMARY KEY ("id"))`);
+        // Admin queries filter by one of these and page newest first by (occurred_at, id).
+        await queryRunner.query(`CREATE INDEX "audit_events_occurred_at_idx" ON "audit_events" ("occurred_at" DESC, "id" DESC)`);
+        await queryRunner.query(`CREATE INDEX "audit_events_error_code_idx" ON "audit_events" ("error_code", "occurred_at" DESC, "id" DESC) WHERE error_code IS NOT NULL`);
+        await queryRunner.query(`CREATE INDEX "audit_events_event_outcome_idx" ON "audit_events" ("event", "outcome", "occurred_at" DESC, "id" DESC)`);
+        await queryRunner.query(`CREATE INDEX "audit_events_agent_idx" ON "audit_events" ("agent_uid", "occurred_at" DESC, "id" DESC) WHERE agent_uid IS NOT NULL`);
         await queryRunner.query(`ALTER TABLE "agents" ADD CONSTRAINT "agents_status_check" CHECK (status IN ('active', 'disabled'))`);
         await queryRunner.query(`ALTER TABLE "agents" ADD CONSTRAINT "agents_uid_format_check" CHECK (uid ~ '^agent-[0-9a-f]{24}$')`);
         await queryRunner.query(`ALTER TABLE "public_keys" ADD CONSTRAINT "public_keys_status_check" CHECK (status IN ('active', 'revoked'))`);

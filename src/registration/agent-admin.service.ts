@@ -1,0 +1,120 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Request } from 'express';
+import { DataSource } from 'typeorm';
+import { DomainError, fail } from '../common/errors/domain-error';
+import { AgentRepository } from '../agents/agent.repository';
+import { PublicKeyRepository } from '../agents/public-key.repository';
+import type { AgentStatus } from '../agents/entities/agent.entity';
+import { auditContextOf } from '../audit/audit-entry';
+import { AuditService } from '../audit/audit.service';
+import { AuditEventRepository } from '../audit/audit-event.repository';
+import type { AuditEventView } from '../audit/dto/audit-query.dto';
+import { KeyInvalidation } from '../verification/key-invalidation';
+import type { VerifiedAgent } from '../verification/verified-agent';
+import { AgentKeyView, AgentListQueryDto, AgentListResponse, AgentView } from './dto/agent-admin.dto';
+
+export interface AgentDetail {
+  agent: AgentView;
+  keys: AgentKeyView[];
+  events: AuditEventView[];
+}
+
+/** Admin view and control of agents: list, inspect, disable, enable, revoke a key. */
+@Injectable()
+export class AgentAdminService {
+  private readonly logger = new Logger(AgentAdminService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly agents: AgentRepository,
+    private readonly keys: PublicKeyRepository,
+    private readonly audit: AuditService,
+    private readonly events: AuditEventRepository,
+    private readonly invalidation: KeyInvalidation,
+  ) {}
+
+  async list(admin: VerifiedAgent, query: AgentListQueryDto, req: Request): Promise<AgentListResponse> {
+    const rows = await this.agents.list({ status: query.status, afterUid: query.cursor }, query.limit + 1);
+    const agents = rows.slice(0, query.limit).map((r) => ({
+      uid: r.uid,
+      status: r.status,
+      created_at: new Date(r.created_at).toISOString(),
+      disabled_at: r.disabled_at ? new Date(r.disabled_at).toISOString() : null,
+      active_keys: r.active_keys,
+    }));
+    await this.recordQuery(admin, req, { query: 'agents', returned: agents.length });
+    return { agents, next_cursor: rows.length > query.limit ? agents[agents.length - 1].uid : null };
+  }
+
+  async detail(admin: VerifiedAgent, uid: string, req: Request): Promise<AgentDetail> {
+    const agent = await this.agents.findByUid(uid);
+    if (!agent) fail('UNKNOWN_AGENT', 'unknown agent');
+    const keys = await this.keys.findByAgent(uid);
+    const events = await this.events.latestForAgent(uid, 20);
+    await this.recordQuery(admin, req, { query: 'agent', agent: uid });
+    return {
+      agent: {
+        uid: agent.uid,
+        status: agent.status,
+        created_at: agent.createdAt.toISOString(),
+        disabled_at: agent.disabledAt?.toISOString() ?? null,
+        active_keys: keys.filter((k) => k.status === 'active').length,
+      },
+      keys: keys.map((k) => ({
+        kid: k.kid,
+        status: k.status,
+        created_at: k.createdAt.toISOString(),
+        revoked_at: k.revokedAt?.toISOString() ?? null,
+        revoked_reason: k.revokedReason,
+        public_jwk: { ...k.jwk },
+      })),
+      events,
+    };
+  }
+
+  /** Disable or enable: takes effect at once here, within the key cache bound elsewhere. */
+  async setStatus(admin: VerifiedAgent, uid: string, status: AgentStatus, req: Request): Promise<AgentView> {
+    const event = status === 'disabled' ? 'disable' : 'enable';
+    await this.dataSource.transaction(async (manager) => {
+      const agent = await this.agents.lockByUid(manager, uid);
+      if (!agent) fail('UNKNOWN_AGENT', 'unknown agent');
+      if (agent.status !== status) await this.agents.setStatus(manager, uid, status);
+      await this.audit.recordIn(manager, { event, outcome: 'success', agentUid: uid, context: auditContextOf(req), detail: { admin: admin.uid, changed: agent.status !== status } });
+    });
+    await this.invalidation.agentChanged(uid);
+    this.logger.log(`${admin.uid} set ${uid} ${status}`);
+    const agent = await this.agents.findByUid(uid);
+    return {
+      uid,
+      status: agent!.status,
+      created_at: agent!.createdAt.toISOString(),
+      disabled_at: agent!.disabledAt?.toISOString() ?? null,
+      active_keys: (await this.keys.findByAgent(uid)).filter((k) => k.status === 'active').length,
+    };
+  }
+
+  async revoke(admin: VerifiedAgent, uid: string, kid: string, reason: string, req: Request): Promise<AgentKeyView> {
+    await this.dataSource.transaction(async (manager) => {
+      const key = await this.keys.findByKid(kid, manager);
+      if (!key || key.agentUid !== uid) throw new DomainError('NOT_FOUND', 'unknown key for this agent');
+      const revoked = await this.keys.revokeIfActive(manager, kid, reason);
+      await this.audit.recordIn(manager, { event: 'revoke', outcome: 'success', agentUid: uid, kid, context: auditContextOf(req), detail: { admin: admin.uid, reason, changed: revoked } });
+    });
+    await this.invalidation.keyChanged(kid);
+    this.logger.log(`${admin.uid} revoked ${uid} kid=${kid}`);
+    const key = (await this.keys.findByKid(kid))!;
+    return {
+      kid,
+      status: key.status,
+      created_at: key.createdAt.toISOString(),
+      revoked_at: key.revokedAt?.toISOString() ?? null,
+      revoked_reason: key.revokedReason,
+      public_jwk: { ...key.jwk },
+    };
+  }
+
+  private recordQuery(admin: VerifiedAgent, req: Request, detail: Record<string, unknown>): Promise<void> {
+    return this.audit.record({ event: 'admin_query', outcome: 'success', agentUid: admin.uid, kid: admin.kid, context: auditContextOf(req), detail });
+  }
+}

@@ -1,0 +1,106 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Client, Notification } from 'pg';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { DatabaseEndpoint } from '../database/database-endpoint';
+import { LocalKeyResolver } from './local-key-resolver';
+
+const CHANNEL = 'vestauth_key_changes';
+
+interface KeyChange {
+  kid?: string;
+  uid?: string;
+}
+
+/**
+ * Rotation, revocation and disabling reach every instance's key cache: this
+ * instance evicts at once, the others through PostgreSQL LISTEN/NOTIFY
+ * (sent with the change). If the listener connection drops, each instance
+ * still forgets a key within KEY_CACHE_TTL_MS, and it clears its whole
+ * cache when the listener reconnects, since notifications may have been missed.
+ */
+@Injectable()
+export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(KeyInvalidation.name);
+  private listener?: Client;
+  private stopped = false;
+  private retryTimer?: NodeJS.Timeout;
+  /** Whether LISTEN is active (false on the embedded database, which is one session). */
+  listening = false;
+
+  constructor(
+    private readonly local: LocalKeyResolver,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly endpoint: DatabaseEndpoint,
+    private readonly config: AppConfig,
+  ) {}
+
+  async keyChanged(kid: string): Promise<void> {
+    this.local.invalidate({ kid });
+    await this.notify({ kid });
+  }
+
+  async agentChanged(uid: string): Promise<void> {
+    this.local.invalidate({ agentUid: uid });
+    await this.notify({ uid });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.endpoint.isEmbedded || this.config.database.singleSession) return;
+    await this.listen();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  private async notify(change: KeyChange): Promise<void> {
+    if (this.endpoint.isEmbedded || this.config.database.singleSession) return;
+    try {
+      await this.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
+    } catch (error) {
+      // The change itself is committed; other instances converge within the cache TTL.
+      this.logger.warn(`Could not notify other instances: ${(error as Error).message}`);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.endpoint.url, connectionTimeoutMillis: this.config.database.connectTimeoutMs, keepAlive: true });
+    client.on('notification', (message: Notification) => this.onNotification(message));
+    client.on('error', (error: Error) => this.onListenerLost(client, error));
+    client.on('end', () => this.onListenerLost(client, new Error('connection ended')));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      this.listener = client;
+      if (!this.listening) this.local.clear();
+      this.listening = true;
+    } catch (error) {
+      this.onListenerLost(client, error as Error);
+    }
+  }
+
+  private onNotification(message: Notification): void {
+    try {
+      const change = JSON.parse(message.payload ?? '{}') as KeyChange;
+      this.local.invalidate({ kid: typeof change.kid === 'string' ? change.kid : undefined, agentUid: typeof change.uid === 'string' ? change.uid : undefined });
+    } catch {
+      this.local.clear();
+    }
+  }
+
+  private onListenerLost(client: Client, error: Error): void {
+    if (this.stopped || (this.listener && this.listener !== client)) return;
+    if (this.listening) this.logger.warn(`Key change listener lost (${error.message}); retrying, cache TTL still bounds staleness`);
+    this.listening = false;
+    this.listener = undefined;
+    client.removeAllListeners();
+    void client.end().catch(() => undefined);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.listen(), 2000);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,275 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import type { LoggerService } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { createInternalApi } from '../examples/internal-api/internal-api';
+import { KeyResolver } from '../src/verification/key-resolver';
+import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
+import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { freePort, startTestApp, TestApp } from './support/test-app';
+
+interface LogLine {
+  level: string;
+  message: string;
+  context?: string;
+}
+
+interface InternalApi {
+  app: NestExpressApplication;
+  port: number;
+  url: string;
+  /** host[:port] agents must sign for. */
+  authority: string;
+  logs: LogLine[];
+}
+
+/**
+ * The example internal API (examples/internal-api), started exactly as its
+ * main.ts does, trusting the agents of the authority at `authorityUrl`. Its
+ * directory fetches go to the authority on loopback over http, which only
+ * these two options allow.
+ */
+async function startInternalApi(authorityUrl: string): Promise<InternalApi> {
+  const port = await freePort();
+  const logs: LogLine[] = [];
+  const app = await createInternalApi(
+    {
+      authorityUrl,
+      acceptedAuthorities: [`localhost:${port}`],
+      allowInsecureLocalhost: true,
+      allowPrivateNetworks: true,
+    },
+    { logger: capturingLogger(logs) },
+  );
+  await app.listen(port, '127.0.0.1');
+  return { app, port, url: `http://localhost:${port}`, authority: `localhost:${port}`, logs };
+}
+
+// Nest replaces its static logger with the last one given, so the
+// authority's lines arrive here too; the API's audit lines are told apart by
+// their context. Errors still reach stderr.
+function capturingLogger(logs: LogLine[]): LoggerService {
+  const keep = (level: string) => (message: unknown, context?: unknown): void => {
+    logs.push({ level, message: String(message), context: typeof context === 'string' ? context : undefined });
+  };
+  return {
+    log: keep('log'),
+    warn: keep('warn'),
+    debug: keep('debug'),
+    verbose: keep('verbose'),
+    error: (...args: unknown[]) => process.stderr.write(`[internal api error] ${args.map(String).join(' ')}\n`),
+    fatal: (...args: unknown[]) => process.stderr.write(`[internal api fatal] ${args.map(String).join(' ')}\n`),
+  };
+}
+
+function auditLines(api: InternalApi): string[] {
+  return api.logs.filter((line) => line.context === 'SignedAgentAudit').map((line) => line.message);
+}
+
+function contentDigest(body: string): string {
+  return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+}
+
+function unknownUid(): string {
+  return `agent-${randomBytes(12).toString('hex')}`;
+}
+
+const DIRECTORY = '/.well-known/http-message-signatures-directory';
+
+describe('Internal API protected by VerificationModule.forRoot (e2e)', () => {
+  let t: TestApp;
+  let api: InternalApi;
+  /** The authority's host[:port]: agent hosts are <uid>.<authority>. */
+  let authority: string;
+
+  beforeAll(async () => {
+    // max-age=0: the API revalidates the directory on every request, so a
+    // rotation is visible at once (the cached case is covered further down).
+    t = await startTestApp({ DIRECTORY_MAX_AGE_SECONDS: '0' });
+    authority = `localhost:${t.port}`;
+    api = await startInternalApi(t.url);
+  });
+
+  afterAll(async () => {
+    await api?.app.close();
+    await t?.close();
+  });
+
+  const callApi = () => request(api.url);
+  const signedForApi = (agent: RegisteredAgent) => agentHeaders(agent, api.authority);
+
+  it('serves /health without a signature', async () => {
+    const res = await callApi().get('/health').expect(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+
+  it('refuses an unsigned request with the authority error body', async () => {
+    const res = await callApi().get('/reports').expect(401);
+    expect(res.body).toEqual({ error: { status: 401, code: 'MISSING_SIGNATURE_INPUT', message: expect.any(String) } });
+    const unknownRoute = await callApi().get('/nowhere').expect(404);
+    expect(unknownRoute.body.error).toEqual({ status: 404, code: 'NOT_FOUND', message: 'no route for GET /nowhere' });
+  });
+
+  it('accepts an agent registered at the authority, then refuses the same signature replayed', async () => {
+    const agent = await registerAgent(t.url, authority);
+    const headers = signedForApi(agent);
+
+    const res = await callApi().get('/reports').set(headers).expect(200);
+    expect(res.body).toEqual({ agent: agent.uid, reports: expect.arrayContaining([expect.objectContaining({ title: expect.any(String) })]) });
+
+    const replay = await callApi().get('/reports').set(headers).expect(401);
+    expect(replay.body.error.code).toBe('REPLAYED_NONCE');
+    expect(auditLines(api)).toEqual(
+      expect.arrayContaining([
+        `verify success agent=${agent.uid} GET /reports`,
+        `verify failure REPLAYED_NONCE agent=${agent.uid} GET /reports`,
+      ]),
+    );
+  });
+
+  it('refuses a signature made for the authority instead of the API (WRONG_AUTHORITY)', async () => {
+    const agent = await registerAgent(t.url, authority);
+    // Forwarded with the Host it was signed for: it verifies, but not for this service.
+    const relayed = await callApi().get('/reports').set('Host', authority).set(agentHeaders(agent, authority)).expect(401);
+    expect(relayed.body.error.code).toBe('WRONG_AUTHORITY');
+    // Sent to the API's own host, the covered @authority no longer matches.
+    const misdirected = await callApi().get('/reports').set(agentHeaders(agent, authority)).expect(401);
+    expect(misdirected.body.error.code).toBe('INVALID_SIGNATURE');
+  });
+
+  it('refuses an agent the authority does not know: its directory answers 404 (UNKNOWN_KEY)', async () => {
+    const uid = unknownUid();
+    const agentUrl = `http://${uid}.${authority}`;
+    await request(t.url).get(DIRECTORY).set('Host', `${uid}.${authority}`).expect(404);
+
+    const res = await callApi().get('/reports').set(signatureHeaders(agentKeyPair(), { authority: api.authority, agentUrl })).expect(401);
+    expect(res.body.error).toEqual({ status: 401, code: 'UNKNOWN_KEY', message: 'unknown key' });
+    expect(api.logs).toContainEqual({ level: 'warn', context: 'RemoteKeyResolver', message: `directory ${agentUrl} unavailable: status_404` });
+  });
+
+  describe('an untrusted Signature-Agent', () => {
+    let canary: Server;
+    let canaryHits = 0;
+    let canaryPort: number;
+
+    beforeAll(async () => {
+      canaryPort = await freePort();
+      canary = createServer((_req, res) => {
+        canaryHits++;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"keys":[]}');
+      });
+      await new Promise<void>((resolve) => canary.listen(canaryPort, '127.0.0.1', resolve));
+    });
+
+    afterAll(async () => {
+      await new Promise<void>((resolve) => canary.close(() => resolve()));
+    });
+
+    it('is refused (403 UNTRUSTED_SIGNATURE_AGENT) and never fetched', async () => {
+      const agent = await registerAgent(t.url, authority);
+      // Same name pattern as the authority's agents, but on another port: not the authority.
+      const foreignHosts = [`http://${agent.uid}.localhost:${canaryPort}`, `https://${agent.uid}.example.com`];
+      for (const agentUrl of foreignHosts) {
+        const res = await callApi().get('/reports').set(agentHeaders(agent, api.authority, { agentUrl })).expect(403);
+        expect(res.body.error.code).toBe('UNTRUSTED_SIGNATURE_AGENT');
+      }
+      expect(canaryHits).toBe(0);
+    });
+  });
+
+  describe('POST /reports (requires @method, @path and content-digest)', () => {
+    const body = JSON.stringify({ title: 'Incident review' });
+    const writeComponents = (digestedBody: string): Array<[string, string]> => [
+      ['@method', 'POST'],
+      ['@path', '/reports'],
+      ['content-digest', contentDigest(digestedBody)],
+    ];
+
+    it('accepts a request that covers all three, and files the report under the agent', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await callApi()
+        .post('/reports')
+        .set('Content-Type', 'application/json')
+        .set('Content-Digest', contentDigest(body))
+        .set(agentHeaders(agent, api.authority, { extra: writeComponents(body) }))
+        .send(body)
+        .expect(201);
+      expect(res.body).toEqual({ id: expect.any(String), title: 'Incident review', author: agent.uid, created_at: expect.any(String) });
+
+      const list = await callApi().get('/reports').set(signedForApi(agent)).expect(200);
+      expect(list.body.reports).toContainEqual(res.body);
+    });
+
+    it('refuses a signature that does not cover content-digest (MISSING_COMPONENT)', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await callApi()
+        .post('/reports')
+        .set('Content-Type', 'application/json')
+        .set('Content-Digest', contentDigest(body))
+        .set(agentHeaders(agent, api.authority, { extra: writeComponents(body).slice(0, 2) }))
+        .send(body)
+        .expect(401);
+      expect(res.body.error.code).toBe('MISSING_COMPONENT');
+    });
+
+    it('refuses a body that is not the one the signed digest describes (INVALID_CONTENT_DIGEST)', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await callApi()
+        .post('/reports')
+        .set('Content-Type', 'application/json')
+        .set('Content-Digest', contentDigest(body))
+        .set(agentHeaders(agent, api.authority, { extra: writeComponents(body) }))
+        .send(JSON.stringify({ title: 'Something else' }))
+        .expect(401);
+      expect(res.body.error.code).toBe('INVALID_CONTENT_DIGEST');
+    });
+  });
+
+  it('follows a rotation at the authority: the new key works, the old one is refused', async () => {
+    const agent = await registerAgent(t.url, authority);
+    await callApi().get('/reports').set(signedForApi(agent)).expect(200);
+
+    const next = agentKeyPair();
+    await request(t.url).post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: next.publicJwk }).expect(200);
+    const rotated: RegisteredAgent = { ...next, uid: agent.uid, agentUrl: agent.agentUrl };
+
+    const withNewKey = await callApi().get('/reports').set(signedForApi(rotated)).expect(200);
+    expect(withNewKey.body.agent).toBe(agent.uid);
+    // The revoked key is no longer published, so the API no longer finds it.
+    const withOldKey = await callApi().get('/reports').set(signedForApi(agent)).expect(401);
+    expect(withOldKey.body.error.code).toBe('UNKNOWN_KEY');
+  });
+});
+
+describe('Internal API directory cache (e2e)', () => {
+  let t: TestApp;
+  let api: InternalApi;
+  let authority: string;
+
+  beforeAll(async () => {
+    // The authority's default Cache-Control (max-age=60).
+    t = await startTestApp();
+    authority = `localhost:${t.port}`;
+    api = await startInternalApi(t.url);
+  });
+
+  afterAll(async () => {
+    await api?.app.close();
+    await t?.close();
+  });
+
+  it("keeps an agent's directory for the authority's max-age instead of fetching it per request", async () => {
+    const agent = await registerAgent(t.url, authority);
+    const resolver = api.app.get(KeyResolver, { strict: false });
+    if (!(resolver instanceof RemoteKeyResolver)) throw new Error('forRoot should resolve keys remotely');
+    const before = resolver.stats();
+
+    for (let i = 0; i < 3; i++) {
+      await request(api.url).get('/reports').set(agentHeaders(agent, api.authority)).expect(200);
+    }
+    const after = resolver.stats();
+    expect(after.fetches - before.fetches).toBe(1);
+    expect(after.hits - before.hits).toBe(2);
+  });
+});
