@@ -52,6 +52,7 @@ export class AppConfig {
   readonly verification: VerificationSettings;
   readonly directoryMaxAgeSeconds: number;
   readonly adminAgentUids: ReadonlySet<string>;
+  readonly rateLimit: { registerPerMinute: number; failedVerifyPerMinute: number };
   readonly audit: {
     retentionDays?: number;
     sealKey?: Buffer;
@@ -97,6 +98,10 @@ export class AppConfig {
     };
     this.directoryMaxAgeSeconds = env.DIRECTORY_MAX_AGE_SECONDS;
     this.adminAgentUids = new Set(list(env.ADMIN_AGENT_UIDS));
+    this.rateLimit = {
+      registerPerMinute: env.RATE_LIMIT_REGISTER_PER_MINUTE,
+      failedVerifyPerMinute: env.RATE_LIMIT_FAILED_VERIFY_PER_MINUTE,
+    };
     this.audit = {
       retentionDays: env.AUDIT_RETENTION_DAYS,
       sealKey: env.AUDIT_SEAL_KEY ? Buffer.from(env.AUDIT_SEAL_KEY, 'utf8') : undefined,

@@ -187,6 +187,20 @@ export class EnvironmentVariables {
   @Max(86400)
   AUDIT_PURGE_INTERVAL_SECONDS = 3600;
 
+  /** Registrations and rotations per client IP per minute, per instance; 0 turns the limit off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  RATE_LIMIT_REGISTER_PER_MINUTE = 60;
+
+  /** Failed verifications per client IP and per agent per minute, per instance; 0 turns the limit off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  RATE_LIMIT_FAILED_VERIFY_PER_MINUTE = 60;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

@@ -2,6 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } fr
 import type { Request } from 'express';
 import { Observable, catchError, from, mergeMap, throwError } from 'rxjs';
 import { DomainError } from '../common/errors/domain-error';
+import { RateLimitedError } from '../common/rate-limit/rate-limit.service';
 import { auditContextOf } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventType } from '../audit/entities/audit-event.entity';
@@ -27,7 +28,8 @@ export class RegistrationAuditInterceptor implements NestInterceptor {
     const event = EVENT_BY_PATH[req.path] ?? 'register';
     return next.handle().pipe(
       catchError((error: unknown) => {
-        if (!(error instanceof DomainError)) return throwError(() => error);
+        // Rate-limited refusals are counted and logged, not written one by one.
+        if (!(error instanceof DomainError) || error instanceof RateLimitedError) return throwError(() => error);
         return from(this.recordFailure(req, event, error)).pipe(mergeMap(() => throwError(() => error)));
       }),
     );

@@ -10,6 +10,7 @@ import { auditContextOf, RequestAuditContext } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import { importPublicJwk, jwkThumbprint } from '../verification/core/jwk';
 import { KeyInvalidation } from '../verification/key-invalidation';
+import { RateLimitService } from '../common/rate-limit/rate-limit.service';
 import { SignatureVerifier } from '../verification/signature-verifier';
 import { VerificationService } from '../verification/verification.service';
 import type { PublicJwkDto } from './dto/public-jwk.dto';
@@ -36,9 +37,11 @@ export class RegistrationService {
     private readonly signatures: SignatureVerifier,
     private readonly verification: VerificationService,
     private readonly invalidation: KeyInvalidation,
+    private readonly rateLimit: RateLimitService,
   ) {}
 
   async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
+    this.rateLimit.spendRegistration(req.ip ?? 'unknown');
     const jwk = canonicalJwk(body);
     req.auditSubject = { kid: jwk.kid };
     await this.provePossession(req, jwk);
@@ -64,6 +67,7 @@ export class RegistrationService {
   }
 
   async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
+    this.rateLimit.spendRegistration(req.ip ?? 'unknown');
     const next = canonicalJwk(body);
     const subject: { uid?: string; kid?: string } = {};
     req.auditSubject = subject;

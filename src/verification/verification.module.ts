@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { AgentsModule } from '../agents/agents.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuditService } from '../audit/audit.service';
+import { RateLimitService } from '../common/rate-limit/rate-limit.service';
 import type { AuditEntry } from '../audit/audit-entry';
 import { SUPPORTED_ALGORITHMS } from './core/signature-policy';
 import { UsedNonce } from './entities/used-nonce.entity';
@@ -83,7 +84,7 @@ export class VerificationModule {
         { provide: VerificationAuditSink, useExisting: AuditService },
         {
           provide: VerificationService,
-          inject: [VerificationOptions, SignatureVerifier, LocalKeyResolver, KeyResolver, VerificationAuditSink],
+          inject: [VerificationOptions, SignatureVerifier, LocalKeyResolver, KeyResolver, VerificationAuditSink, RateLimitService],
           useFactory: (...deps: ConstructorParameters<typeof VerificationService>) => new VerificationService(...deps),
         },
       ],

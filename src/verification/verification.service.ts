@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { DomainError, fail } from '../common/errors/domain-error';
 import { auditContextOf } from '../audit/audit-entry';
+import { RateLimitService } from '../common/rate-limit/rate-limit.service';
 import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef } from './core/signature-agent';
 import { KeyResolver, ResolvedKey } from './key-resolver';
 import { LocalKeyResolver } from './local-key-resolver';
@@ -36,10 +37,15 @@ export class VerificationService {
     private readonly local: LocalKeyResolver | null,
     private readonly remote: KeyResolver | null,
     private readonly audit: VerificationAuditSink,
+    private readonly rateLimit: RateLimitService | null = null,
   ) {}
 
   async verify(req: Request, policy: SignedAgentOptions = {}): Promise<VerifiedAgent> {
     const attempt: VerificationAttempt = {};
+    const ip = clientIp(req);
+    // A client (or agent) that keeps failing is refused before any work; not
+    // audited one by one, so a flood cannot turn into a flood of writes.
+    this.rateLimit?.checkFailures(ip, uidFromHeaderLoosely(req));
     try {
       const agent = await this.authenticate(req, policy, attempt);
       if (policy.admin && !this.options.adminAgentUids.has(agent.uid)) {
@@ -55,7 +61,10 @@ export class VerificationService {
       });
       return agent;
     } catch (error) {
-      if (error instanceof DomainError) await this.recordFailure(req, error, attempt);
+      if (error instanceof DomainError) {
+        this.rateLimit?.recordFailure(ip, attempt.uid);
+        await this.recordFailure(req, error, attempt);
+      }
       throw error;
     }
   }
@@ -87,7 +96,10 @@ export class VerificationService {
   /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
   private resolve(agent: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<ResolvedKey> {
     if (this.local?.localUid(agent)) return this.local.resolve(agent, keyid);
-    if (!localOnly && this.remote && matchesTrustedDomain(agent.authority, this.options.trustedAgentDomains)) {
+    // DESIGN.md section 2: only `agent-<24 hex>` is an agent host, under a
+    // trusted domain too; any other label would become the uid of whoami.
+    const agentHost = firstLabel(agent.host) !== undefined;
+    if (!localOnly && this.remote && agentHost && matchesTrustedDomain(agent.authority, this.options.trustedAgentDomains)) {
       return this.remote.resolve(agent, keyid);
     }
     fail('UNTRUSTED_SIGNATURE_AGENT', 'untrusted signature agent');
@@ -118,6 +130,10 @@ export class VerificationService {
       this.logger.error(`Could not record a failed verification: ${(auditError as Error).message}`);
     }
   }
+}
+
+function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 function headerOf(req: Request, name: string): string | undefined {

@@ -43,6 +43,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DATABASE_SINGLE_SESSION: process.env.TEST_DATABASE_KIND === 'pglite' ? 'true' : 'false',
     PORT: String(port),
     PUBLIC_URL: `http://localhost:${port}`,
+    // The suites send far more from 127.0.0.1 than any budget allows;
+    // test/rate-limit.e2e-spec.ts turns the limits on.
+    RATE_LIMIT_REGISTER_PER_MINUTE: '0',
+    RATE_LIMIT_FAILED_VERIFY_PER_MINUTE: '0',
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })

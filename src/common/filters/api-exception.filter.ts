@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { DomainError } from '../errors/domain-error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-code';
 import { isDatabaseUnavailable } from './database-errors';
+import { RateLimitedError } from '../rate-limit/rate-limit.service';
 
 export interface ErrorBody {
   error: { status: number; code: string; message: string; help?: string };
@@ -52,6 +53,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     if (body.error.code === 'DATABASE_UNAVAILABLE') response.setHeader('Retry-After', '5');
+    if (exception instanceof RateLimitedError) response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     response.status(body.error.status).json(body);
   }
 
