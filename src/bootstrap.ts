@@ -1,17 +1,13 @@
-import { INestApplication, LogLevel } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import helmet from 'helmet';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-/** Log levels at and above the configured one. */
-export function logLevels(config: AppConfig): LogLevel[] {
-  return LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
-}
+import { setupOpenApi } from './common/http/openapi';
 
 /** Options every instance of the app is created with (main.ts and the tests alike). */
 export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
@@ -20,9 +16,11 @@ export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     ...APP_OPTIONS,
-    logger: logLevels(config),
+    bufferLogs: true,
     abortOnError: false,
   });
+  // Nest's own log lines go through pino too (structured, one format).
+  app.useLogger(app.get(PinoLogger));
   configureApp(app, config);
   return app;
 }
@@ -36,6 +34,9 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
   // First, so that even body-parser errors carry a request id.
   express.use(requestIdMiddleware);
+  // Security headers; CORS stays closed unless CORS_ORIGINS names origins.
+  express.use(helmet());
+  if (config.corsOrigins.length > 0) express.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 });
   express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
   express.set('trust proxy', config.trustProxy);
   express.disable('x-powered-by');
@@ -45,5 +46,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 100;
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  setupOpenApi(app, config);
+  // process.exit(0) once closed: Nest's default re-raises the signal, so an
+  // orderly stop would look like a crash (exit 143) to Docker and Kubernetes.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }

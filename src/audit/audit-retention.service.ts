@@ -17,6 +17,8 @@ const SEALS_PER_PASS = 50;
 export class AuditRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AuditRetentionService.name);
   private timer?: NodeJS.Timeout;
+  /** Events removed since start (metrics). */
+  purged = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -51,6 +53,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, OnApplicat
       }
       this.logger.log(`Audit retention: ${deleted} event(s) purged so far, through id ${throughId}`);
     }
+    this.purged += deleted;
     if (deleted > 0) {
       await this.audit.record({ event: 'purge', outcome: 'success', detail: { deleted, through_id: throughId, retention_days: days } });
     }

@@ -48,6 +48,7 @@ export class AppConfig {
   readonly bodyLimitBytes: number;
   readonly logLevel: EnvironmentVariables['LOG_LEVEL'];
   readonly trustProxy: boolean | number | string;
+  readonly corsOrigins: readonly string[];
   readonly database: DatabaseSettings;
   readonly verification: VerificationSettings;
   readonly directoryMaxAgeSeconds: number;
@@ -70,6 +71,7 @@ export class AppConfig {
     this.bodyLimitBytes = env.BODY_LIMIT_BYTES;
     this.logLevel = env.LOG_LEVEL;
     this.trustProxy = parseTrustProxy(env.TRUST_PROXY);
+    this.corsOrigins = list(env.CORS_ORIGINS);
     this.database = {
       url: env.DATABASE_URL,
       dataDir: env.DATA_DIR,

@@ -75,6 +75,10 @@ export class EnvironmentVariables {
   })
   TRUST_PROXY = 'false';
 
+  /** Browser origins allowed by CORS (comma-separated); none by default. */
+  @Matches(/^\s*(https?:\/\/[a-z0-9.-]+(:\d+)?\s*(,\s*https?:\/\/[a-z0-9.-]+(:\d+)?\s*)*)?$/i, { message: 'CORS_ORIGINS must be a comma-separated list of http(s) origins' })
+  CORS_ORIGINS = '';
+
   /** Extra authorities (host[:port]) that signatures may be made for. */
   @Matches(AUTHORITY_LIST, { message: 'ACCEPTED_AUTHORITIES must be a comma-separated list of host[:port]' })
   ACCEPTED_AUTHORITIES = '';

@@ -2,9 +2,10 @@ import { Body, Controller, HttpCode, Post, Req, UseInterceptors } from '@nestjs/
 import { PublicKeyBodyDto, RegisterResponse, RotateResponse } from './dto/register.dto';
 import { RegistrationAuditInterceptor, type AuditSubjectRequest } from './registration-audit.interceptor';
 import { RegistrationService } from './registration.service';
+import { RegistrationMetricsInterceptor } from './registration-metrics.interceptor';
 
 @Controller()
-@UseInterceptors(RegistrationAuditInterceptor)
+@UseInterceptors(RegistrationMetricsInterceptor, RegistrationAuditInterceptor)
 export class RegistrationController {
   constructor(private readonly registration: RegistrationService) {}
 

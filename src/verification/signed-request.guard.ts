@@ -1,6 +1,8 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { DomainError } from '../common/errors/domain-error';
+import { MetricsService } from '../metrics/metrics.service';
 import { SignedAgentPolicy } from './signed-agent.decorator';
 import { VerificationService } from './verification.service';
 import type { VerifiedAgent } from './verified-agent';
@@ -17,12 +19,26 @@ export class SignedRequestGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly verification: VerificationService,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const policy = this.reflector.getAllAndOverride(SignedAgentPolicy, [context.getHandler(), context.getClass()]) ?? {};
     const request = context.switchToHttp().getRequest<SignedRequest>();
-    request.verifiedAgent = await this.verification.verify(request, policy);
-    return true;
+    const started = process.hrtime.bigint();
+    try {
+      request.verifiedAgent = await this.verification.verify(request, policy);
+      this.observe(started, 'success', 'none');
+      return true;
+    } catch (error) {
+      this.observe(started, 'failure', error instanceof DomainError ? error.code : 'ERROR');
+      throw error;
+    }
+  }
+
+  private observe(started: bigint, outcome: 'success' | 'failure', code: string): void {
+    if (!this.metrics) return;
+    this.metrics.verifications.inc({ outcome, code });
+    this.metrics.verificationSeconds.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 }

@@ -88,7 +88,7 @@ export class VerificationModule {
           useFactory: (...deps: ConstructorParameters<typeof VerificationService>) => new VerificationService(...deps),
         },
       ],
-      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, KeyInvalidation, NonceStore, SignedRequestGuard],
+      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, KeyResolver, KeyInvalidation, NonceStore, SignedRequestGuard],
     };
   }
 

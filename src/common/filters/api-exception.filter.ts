@@ -48,6 +48,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (body.error.status >= 500) {
       this.logServerError(exception, body, request);
     }
+    // For the access log line (logging.module.ts).
+    response.locals.errorCode = body.error.code;
     if (response.headersSent) {
       response.destroy();
       return;

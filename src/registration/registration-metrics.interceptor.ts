@@ -1,0 +1,18 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import type { Request } from 'express';
+import { Observable, tap } from 'rxjs';
+import { MetricsService } from '../metrics/metrics.service';
+
+/** Latency of POST /register and POST /rotate, by outcome. */
+@Injectable()
+export class RegistrationMetricsInterceptor implements NestInterceptor {
+  constructor(private readonly metrics: MetricsService) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const operation = context.switchToHttp().getRequest<Request>().path === '/rotate' ? 'rotate' : 'register';
+    const started = process.hrtime.bigint();
+    const observe = (outcome: string) =>
+      this.metrics.registrationSeconds.observe({ operation, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    return next.handle().pipe(tap({ next: () => observe('success'), error: () => observe('failure') }));
+  }
+}
