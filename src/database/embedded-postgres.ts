@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -17,6 +17,7 @@ export class EmbeddedPostgres {
   private readonly logger = new Logger(EmbeddedPostgres.name);
   private db?: PGlite;
   private server?: PGLiteSocketServer;
+  private lockFile?: string;
 
   constructor(
     private readonly dataDir: string,
@@ -27,6 +28,7 @@ export class EmbeddedPostgres {
   async start(): Promise<string> {
     const dir = resolve(this.dataDir);
     mkdirSync(dir, { recursive: true });
+    this.lock(dir);
     const started = Date.now();
     this.logger.log(`Opening embedded PostgreSQL (PGlite) in ${dir}`);
     const { PGlite } = await import('@electric-sql/pglite');
@@ -45,5 +47,42 @@ export class EmbeddedPostgres {
     await this.db?.close();
     this.server = undefined;
     this.db = undefined;
+    if (this.lockFile) rmSync(this.lockFile, { force: true });
+    this.lockFile = undefined;
+  }
+
+  /**
+   * PGlite has no lock of its own and two processes on one directory corrupt
+   * it: take a pid lock file, refusing while its owner is alive, taking it
+   * over when the owner died (SIGKILL leaves the file behind).
+   */
+  private lock(dir: string): void {
+    const file = join(dir, 'vestauth.lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        this.lockFile = file;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const owner = Number(readFileSync(file, 'utf8').trim());
+        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+          throw new Error(`The embedded database in ${dir} is in use by process ${owner}; stop it first (one process per DATA_DIR)`);
+        }
+        rmSync(file, { force: true });
+      }
+    }
+    throw new Error(`Could not lock ${dir}`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
