@@ -1,0 +1,585 @@
+import { createHash, randomBytes, sign } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { Server } from 'node:net';
+import request from 'supertest';
+import type { Response } from 'supertest';
+import { signatureHeaders as webBotAuthHeaders } from 'web-bot-auth';
+import { signerFromJWK } from 'web-bot-auth/crypto';
+import { agentHeaders, agentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
+import type { AgentKeyPair, RegisteredAgent } from './factories/agent.factory';
+import { startTestApp, TestApp } from './support/test-app';
+
+const WELL_KNOWN = '/.well-known/http-message-signatures-directory';
+
+interface AuditRow {
+  event: string;
+  outcome: string;
+  error_code: string | null;
+  agent_uid: string | null;
+  kid: string | null;
+  method: string | null;
+  path: string | null;
+  authority: string | null;
+  ip: string | null;
+  request_id: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** A TCP listener that only counts who connects: any connection is a fetch that must not happen. */
+interface Canary {
+  port: number;
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** A foreign authority's agent host, serving one key directory for any Host. */
+interface DirectoryServer {
+  port: number;
+  readonly connections: number;
+  /** `<Host> <path>` of each request received. */
+  readonly requests: readonly string[];
+  close(): Promise<void>;
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+const randomUid = (): string => `agent-${randomBytes(12).toString('hex')}`;
+
+function listenOnLoopback(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+async function startCanary(): Promise<Canary> {
+  let connections = 0;
+  const server = createTcpServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const port = await listenOnLoopback(server);
+  return {
+    port,
+    get connections() {
+      return connections;
+    },
+    close: () => closeServer(server),
+  };
+}
+
+async function startDirectoryServer(keys: ReadonlyArray<Record<string, unknown>>): Promise<DirectoryServer> {
+  let connections = 0;
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push(`${req.headers.host} ${req.url}`);
+    if (req.url !== WELL_KNOWN) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/http-message-signatures-directory+json' });
+    res.end(JSON.stringify({ keys }));
+  });
+  server.on('connection', () => connections++);
+  const port = await listenOnLoopback(server);
+  return {
+    port,
+    get connections() {
+      return connections;
+    },
+    requests,
+    close: () => {
+      server.closeAllConnections();
+      return closeServer(server);
+    },
+  };
+}
+
+/**
+ * Signs an arbitrary list of covered components, as vestauth would format
+ * them. The factory always covers @authority first; the component checks
+ * need signatures that do not.
+ */
+function signComponents(key: AgentKeyPair, agentUrl: string, lines: ReadonlyArray<[identifier: string, value: string]>): Record<string, string> {
+  const created = nowSeconds();
+  const nonce = randomBytes(64).toString('base64url');
+  const params = `(${lines.map(([id]) => id).join(' ')});created=${created};keyid="${key.kid}";alg="ed25519";expires=${created + 300};nonce="${nonce}";tag="web-bot-auth"`;
+  const base = [...lines.map(([id, value]) => `${id}: ${value}`), `"@signature-params": ${params}`].join('\n');
+  return {
+    Signature: `sig1=:${sign(null, Buffer.from(base), key.privateKey).toString('base64')}:`,
+    'Signature-Input': `sig1=${params}`,
+    'Signature-Agent': `sig1="${agentUrl}"`,
+  };
+}
+
+/** The same headers with one bit of the signature bytes flipped. */
+function tamperSignature(headers: Record<string, string>): Record<string, string> {
+  const match = /^(sig1=:)(.*)(:)$/.exec(headers.Signature);
+  if (!match) throw new Error(`unexpected Signature header ${headers.Signature}`);
+  const bytes = Buffer.from(match[2], 'base64');
+  bytes[10] ^= 0x01;
+  return { ...headers, Signature: `${match[1]}${bytes.toString('base64')}${match[3]}` };
+}
+
+function without(headers: Record<string, string>, name: string): Record<string, string> {
+  const copy = { ...headers };
+  delete copy[name];
+  return copy;
+}
+
+/** RFC 9530 Content-Digest with sha-256. */
+function contentDigest(body: string): string {
+  return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+}
+
+function auditRowsOf(t: TestApp, res: Response): Promise<AuditRow[]> {
+  return t.dataSource.query(
+    `SELECT event, outcome, error_code, agent_uid, kid, method, path, authority, ip, request_id, detail
+       FROM audit_events WHERE request_id = $1 ORDER BY id`,
+    [res.headers['x-request-id']],
+  );
+}
+
+/** DESIGN's error body with the code's status, and the one failed-verify audit row the request left. */
+async function expectRefused(t: TestApp, res: Response, status: number, code: string, agentUid: string | null): Promise<AuditRow> {
+  expect({ status: res.status, body: res.body }).toEqual({
+    status,
+    body: { error: { status, code, message: expect.any(String) } },
+  });
+  const rows = await auditRowsOf(t, res);
+  expect(rows).toEqual([
+    expect.objectContaining({ event: 'verify', outcome: 'failure', error_code: code, agent_uid: agentUid, path: '/whoami' }),
+  ]);
+  return rows[0];
+}
+
+describe('Verification (e2e)', () => {
+  let canary: Canary;
+
+  beforeAll(async () => {
+    canary = await startCanary();
+  });
+
+  afterAll(async () => {
+    await canary?.close();
+  });
+
+  describe('with the default configuration', () => {
+    let t: TestApp;
+    let authority: string;
+    let agent: RegisteredAgent;
+    const http = () => request(t.url);
+
+    beforeAll(async () => {
+      t = await startTestApp();
+      authority = `localhost:${t.port}`;
+      agent = await registerAgent(t.url, authority);
+    });
+
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    describe('a valid signature', () => {
+      it.each(['GET', 'POST'])('%s /whoami answers exactly the vestauth shape, audited before the response', async (method) => {
+        const pending = method === 'GET' ? http().get('/whoami') : http().post('/whoami').send({ hello: 'world' });
+        const res = await pending.set(agentHeaders(agent, authority)).expect(200);
+
+        expect(res.body).toEqual({
+          uid: agent.uid,
+          kid: agent.kid,
+          public_jwk: agent.publicJwk,
+          well_known_url: `http://${agent.uid}.localhost:${t.port}${WELL_KNOWN}`,
+        });
+        // Read at once, no polling: the row must be committed before the response is sent.
+        expect(await auditRowsOf(t, res)).toEqual([
+          {
+            event: 'verify',
+            outcome: 'success',
+            error_code: null,
+            agent_uid: agent.uid,
+            kid: agent.kid,
+            method,
+            path: '/whoami',
+            authority,
+            ip: expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$/),
+            request_id: res.headers['x-request-id'],
+            detail: { components: ['@authority'] },
+          },
+        ]);
+      });
+
+      it('also verifies when the signature covers @method, @path and signature-agent', async () => {
+        const headers = agentHeaders(agent, authority, { extra: [['@method', 'GET'], ['@path', '/whoami']], coverSignatureAgent: true });
+        const res = await http().get('/whoami').set(headers).expect(200);
+        expect(res.body.uid).toBe(agent.uid);
+        const [row] = await auditRowsOf(t, res);
+        expect(row.detail).toEqual({ components: ['@authority', '@method', '@path', 'signature-agent'] });
+      });
+    });
+
+    describe('each check, hit on its own', () => {
+      type Build = (a: RegisteredAgent, authority: string) => Record<string, string>;
+      const cases: Array<[name: string, status: number, code: string, build: Build]> = [
+        ['no Signature-Input', 401, 'MISSING_SIGNATURE_INPUT', (a, host) => without(agentHeaders(a, host), 'Signature-Input')],
+        ['no Signature', 401, 'MISSING_SIGNATURE', (a, host) => without(agentHeaders(a, host), 'Signature')],
+        ['a garbage Signature-Input', 401, 'INVALID_SIGNATURE_INPUT', (a, host) => ({ ...agentHeaders(a, host), 'Signature-Input': 'garbage((' })],
+        ['tampered signature bytes', 401, 'INVALID_SIGNATURE', (a, host) => tamperSignature(agentHeaders(a, host))],
+        ['a signature by another key under this kid', 401, 'INVALID_SIGNATURE', (a, host) => agentHeaders(a, host, { signingKey: agentKeyPair().privateKey })],
+        ['an expired signature', 401, 'EXPIRED_SIGNATURE', (a, host) => agentHeaders(a, host, { created: nowSeconds() - 400, expires: nowSeconds() - 100 })],
+        ['a signature created in the future', 401, 'SIGNATURE_NOT_YET_VALID', (a, host) => agentHeaders(a, host, { created: nowSeconds() + 120 })],
+        ['a signature living an hour', 401, 'SIGNATURE_TOO_LONG_LIVED', (a, host) => agentHeaders(a, host, { created: nowSeconds(), expires: nowSeconds() + 3600 })],
+        ['no nonce', 401, 'MISSING_NONCE', (a, host) => agentHeaders(a, host, { nonce: null })],
+        ['tag="other"', 401, 'WRONG_TAG', (a, host) => agentHeaders(a, host, { tag: 'other' })],
+        ['alg="hmac-sha256"', 401, 'UNSUPPORTED_ALGORITHM', (a, host) => agentHeaders(a, host, { alg: 'hmac-sha256' })],
+        ['a signature covering only @method', 401, 'MISSING_COMPONENT', (a) => signComponents(a, a.agentUrl, [['"@method"', 'GET']])],
+        ['a covered component the verifier cannot build (@status)', 401, 'UNSUPPORTED_COMPONENT', (a, host) => signComponents(a, a.agentUrl, [['"@authority"', host], ['"@status"', '200']])],
+        ['an unregistered kid', 401, 'UNKNOWN_KEY', (a, host) => signatureHeaders(agentKeyPair(), { authority: host, agentUrl: a.agentUrl })],
+      ];
+
+      it.each(cases)('%s: %i %s, audited against the named agent', async (_name, status, code, build) => {
+        const res = await http().get('/whoami').set(build(agent, authority));
+        await expectRefused(t, res, status, code, agent.uid);
+      });
+
+      it('a signature made for another host (Host evil.example): 401 WRONG_AUTHORITY', async () => {
+        const res = await http().get('/whoami').set('Host', 'evil.example').set(agentHeaders(agent, 'evil.example'));
+        const row = await expectRefused(t, res, 401, 'WRONG_AUTHORITY', agent.uid);
+        expect(row.authority).toBe('evil.example');
+      });
+
+      it('no Signature-Agent: 401 MISSING_SIGNATURE_AGENT, attributed to nobody', async () => {
+        const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: undefined }));
+        const row = await expectRefused(t, res, 401, 'MISSING_SIGNATURE_AGENT', null);
+        expect(row.kid).toBe(agent.kid);
+      });
+
+      // Unparsable, so attributed only when the value still names an agent host.
+      it.each<[string, (a: RegisteredAgent) => string, boolean]>([
+        ['an inner list', () => 'sig1=("x")', false],
+        ['a URL with a path', (a) => `sig1="${a.agentUrl}/keys"`, true],
+        ['a URL with userinfo', (a) => `sig1="http://user@${a.uid}.localhost:${t.port}"`, true],
+        ['a URL with a query', (a) => `sig1="${a.agentUrl}?x=1"`, true],
+        ['an unsupported discovery type', (a) => `sig1="${a.agentUrl}";type="inline"`, true],
+      ])('a malformed Signature-Agent (%s): 401 INVALID_SIGNATURE_AGENT', async (_name, value, namesAgent) => {
+        const res = await http().get('/whoami').set({ ...agentHeaders(agent, authority), 'Signature-Agent': value(agent) });
+        await expectRefused(t, res, 401, 'INVALID_SIGNATURE_AGENT', namesAgent ? agent.uid : null);
+      });
+
+      it('a Signature-Agent outside every trusted domain: 403 UNTRUSTED_SIGNATURE_AGENT', async () => {
+        const named = randomUid();
+        const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: `https://${named}.evil.example` }));
+        await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', named);
+      });
+    });
+
+    describe('keys and agents', () => {
+      it("a key of agent B under agent A's Signature-Agent is UNKNOWN_KEY, never either identity", async () => {
+        const a = await registerAgent(t.url, authority);
+        const b = await registerAgent(t.url, authority);
+        const res = await http().get('/whoami').set(signatureHeaders(b, { authority, agentUrl: a.agentUrl }));
+        const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', a.uid);
+        expect(row.kid).toBe(b.kid);
+        expect(res.text).not.toContain(a.uid);
+        expect(res.text).not.toContain(b.uid);
+      });
+
+      it('a keyid longer than any stored kid (200 characters): 401 UNKNOWN_KEY, still audited', async () => {
+        const keyid = 'k'.repeat(200);
+        const res = await http().get('/whoami').set(agentHeaders(agent, authority, { keyid }));
+        const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', agent.uid);
+        expect(keyid.startsWith(row.kid ?? '')).toBe(true);
+      });
+
+      // Audit rows of concurrent requests share one INSERT (group commit):
+      // a hostile row that does not fit must not fail the honest ones with it.
+      it('over-long keyids sent alongside valid requests leave every request answered and audited', async () => {
+        const honest = Array.from({ length: 8 }, () => http().get('/whoami').set(agentHeaders(agent, authority)));
+        const hostile = Array.from({ length: 8 }, () => http().get('/whoami').set(agentHeaders(agent, authority, { keyid: 'k'.repeat(200) })));
+        const responses = await Promise.all([...honest, ...hostile]);
+        expect(responses.map((r) => r.status)).toEqual([...Array(8).fill(200), ...Array(8).fill(401)]);
+        const rows = await Promise.all(responses.map((r) => auditRowsOf(t, r)));
+        expect(rows.map((r) => r.map((row) => row.outcome))).toEqual([...Array(8).fill(['success']), ...Array(8).fill(['failure'])]);
+      });
+
+      it('the key replaced by a rotation: 401 REVOKED_KEY, while the new key verifies', async () => {
+        const a = await registerAgent(t.url, authority);
+        await http().get('/whoami').set(agentHeaders(a, authority)).expect(200);
+        const next = agentKeyPair();
+        await http().post('/rotate').set(agentHeaders(a, authority)).send({ public_jwk: next.publicJwk }).expect(200);
+
+        const res = await http().get('/whoami').set(agentHeaders(a, authority));
+        const row = await expectRefused(t, res, 401, 'REVOKED_KEY', a.uid);
+        expect(row.kid).toBe(a.kid);
+        const ok = await http().get('/whoami').set(agentHeaders({ ...a, ...next }, authority)).expect(200);
+        expect(ok.body).toMatchObject({ uid: a.uid, kid: next.kid });
+      });
+    });
+
+    describe('replay', () => {
+      it('the same signed request twice: the first succeeds, the second is 401 REPLAYED_NONCE', async () => {
+        const headers = agentHeaders(agent, authority);
+        const first = await http().get('/whoami').set(headers).expect(200);
+        const second = await http().get('/whoami').set(headers);
+        const row = await expectRefused(t, second, 401, 'REPLAYED_NONCE', agent.uid);
+        expect(row.kid).toBe(agent.kid);
+        expect(await auditRowsOf(t, first)).toEqual([expect.objectContaining({ outcome: 'success' })]);
+      });
+
+      it('a forged signature does not spend the nonce it carries', async () => {
+        const nonce = randomBytes(64).toString('base64url');
+        const forged = await http().get('/whoami').set(agentHeaders(agent, authority, { nonce, signingKey: agentKeyPair().privateKey }));
+        await expectRefused(t, forged, 401, 'INVALID_SIGNATURE', agent.uid);
+        await http().get('/whoami').set(agentHeaders(agent, authority, { nonce })).expect(200);
+      });
+    });
+
+    describe('server-side request forgery', () => {
+      it.each<[string, (port: number) => string, boolean]>([
+        ['a loopback address', (port) => `http://127.0.0.1:${port}`, false],
+        ['the cloud metadata address', () => 'http://169.254.169.254', false],
+        ['an agent-like localhost name on another port', (port) => `http://${randomUid()}.localhost:${port}`, true],
+      ])('Signature-Agent naming %s: 403 UNTRUSTED_SIGNATURE_AGENT and no connection', async (_name, url, namesAgent) => {
+        const agentUrl = url(canary.port);
+        const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl }));
+        const named = namesAgent ? new URL(agentUrl).hostname.split('.')[0] : null;
+        await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', named);
+        expect(canary.connections).toBe(0);
+      });
+    });
+
+    describe('content-digest (RFC 9530)', () => {
+      const body = '{"order":42,"note":"signed body"}';
+
+      it('a covered, correct sha-256 digest of the POST body: 200', async () => {
+        const headers = agentHeaders(agent, authority, { extra: [['content-digest', contentDigest(body)]] });
+        const res = await http()
+          .post('/whoami')
+          .set(headers)
+          .set('Content-Type', 'application/json')
+          .set('Content-Digest', contentDigest(body))
+          .send(body)
+          .expect(200);
+        expect(res.body.uid).toBe(agent.uid);
+        const [row] = await auditRowsOf(t, res);
+        expect(row.detail).toEqual({ components: ['@authority', 'content-digest'] });
+      });
+
+      it('a covered digest of another body: 401 INVALID_CONTENT_DIGEST', async () => {
+        const other = '{"order":43,"note":"signed body"}';
+        const headers = agentHeaders(agent, authority, { extra: [['content-digest', contentDigest(other)]] });
+        const res = await http()
+          .post('/whoami')
+          .set(headers)
+          .set('Content-Type', 'application/json')
+          .set('Content-Digest', contentDigest(other))
+          .send(body);
+        await expectRefused(t, res, 401, 'INVALID_CONTENT_DIGEST', agent.uid);
+      });
+    });
+
+    describe("Cloudflare's web-bot-auth signer", () => {
+      type Component = NonNullable<Parameters<typeof webBotAuthHeaders>[2]['components']>[number];
+
+      async function signWithWebBotAuth(a: RegisteredAgent, method: string, components?: Component[]): Promise<Record<string, string>> {
+        const signer = await signerFromJWK(a.privateKey.export({ format: 'jwk' }));
+        const created = new Date();
+        const fields = { 'Signature-Agent': `sig1="${a.agentUrl}"` };
+        const signed = await webBotAuthHeaders({ method, url: `${t.url}/whoami`, headers: fields }, signer, {
+          created,
+          expires: new Date(created.getTime() + 300_000),
+          components,
+        });
+        return { ...fields, ...signed };
+      }
+
+      it('its default components (@authority and the whole signature-agent field): 200', async () => {
+        const headers = await signWithWebBotAuth(agent, 'GET');
+        expect(headers['Signature-Input']).toMatch(/^sig1=\("@authority" "signature-agent"\);/);
+        const res = await http().get('/whoami').set(headers).expect(200);
+        expect(res.body).toEqual({
+          uid: agent.uid,
+          kid: agent.kid,
+          public_jwk: agent.publicJwk,
+          well_known_url: `http://${agent.uid}.localhost:${t.port}${WELL_KNOWN}`,
+        });
+      });
+
+      it('@authority, @method, @path and signature-agent on a POST: 200', async () => {
+        const headers = await signWithWebBotAuth(agent, 'POST', ['@authority', '@method', '@path', 'signature-agent']);
+        const res = await http().post('/whoami').set(headers).expect(200);
+        expect(res.body.uid).toBe(agent.uid);
+        const [row] = await auditRowsOf(t, res);
+        expect(row.detail).toEqual({ components: ['@authority', '@method', '@path', 'signature-agent'] });
+      });
+    });
+  });
+
+  describe('with the local key cache disabled (KEY_CACHE_TTL_MS=0)', () => {
+    let t: TestApp;
+    let authority: string;
+    const http = () => request(t.url);
+
+    beforeAll(async () => {
+      t = await startTestApp({ KEY_CACHE_TTL_MS: '0' });
+      authority = `localhost:${t.port}`;
+    });
+
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('an agent disabled in the database: 403 AGENT_DISABLED at once, verified again once enabled', async () => {
+      const agent = await registerAgent(t.url, authority);
+      await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
+
+      await t.dataSource.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [agent.uid]);
+      const res = await http().get('/whoami').set(agentHeaders(agent, authority));
+      const row = await expectRefused(t, res, 403, 'AGENT_DISABLED', agent.uid);
+      expect(row.kid).toBe(agent.kid);
+
+      await t.dataSource.query(`UPDATE agents SET status = 'active', disabled_at = NULL WHERE uid = $1`, [agent.uid]);
+      await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
+    });
+
+    it('a key revoked by another instance (in the database): 401 REVOKED_KEY at once', async () => {
+      const agent = await registerAgent(t.url, authority);
+      await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
+      await t.dataSource.query(`UPDATE public_keys SET status = 'revoked', revoked_at = now(), revoked_reason = 'test' WHERE kid = $1`, [agent.kid]);
+      const res = await http().get('/whoami').set(agentHeaders(agent, authority));
+      await expectRefused(t, res, 401, 'REVOKED_KEY', agent.uid);
+    });
+  });
+
+  describe('with loopback domains trusted but private networks refused', () => {
+    let t: TestApp;
+    let authority: string;
+    let agent: RegisteredAgent;
+    const http = () => request(t.url);
+
+    beforeAll(async () => {
+      t = await startTestApp({
+        TRUSTED_AGENT_DOMAINS: `*.localhost:${canary.port},127.0.0.1:${canary.port},169.254.169.254`,
+        REMOTE_ALLOW_INSECURE_LOCALHOST: 'true',
+        REMOTE_ALLOW_PRIVATE_NETWORKS: 'false',
+      });
+      authority = `localhost:${t.port}`;
+      agent = await registerAgent(t.url, authority);
+    });
+
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('a trusted *.localhost agent host is refused by the resolver before connecting: 401 UNKNOWN_KEY', async () => {
+      const named = randomUid();
+      const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: `http://${named}.localhost:${canary.port}` }));
+      const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', named);
+      expect(row.detail).toMatchObject({ reason: 'directory_unavailable', failure: 'forbidden_address' });
+      expect(canary.connections).toBe(0);
+    });
+
+    // An address has no `agent-<24 hex>` label, so it is no agent host even
+    // when configured as trusted (the resolver would refuse it as well).
+    it.each<[string, (port: number) => string]>([
+      ['a trusted loopback literal', (port) => `http://127.0.0.1:${port}`],
+      ['the trusted metadata address', () => 'https://169.254.169.254'],
+    ])('%s is no agent host: 403 UNTRUSTED_SIGNATURE_AGENT and no connection', async (_name, url) => {
+      const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: url(canary.port) }));
+      await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', null);
+      expect(canary.connections).toBe(0);
+    });
+  });
+
+  describe('remote resolution of a trusted foreign authority', () => {
+    const foreign = agentKeyPair();
+    const foreignUid = randomUid();
+    let directory: DirectoryServer;
+    let foreignAgentUrl: string;
+
+    const remoteEnv = (allowPrivateNetworks: boolean): Record<string, string> => ({
+      TRUSTED_AGENT_DOMAINS: `*.localhost:${directory.port}`,
+      REMOTE_ALLOW_INSECURE_LOCALHOST: 'true',
+      REMOTE_ALLOW_PRIVATE_NETWORKS: String(allowPrivateNetworks),
+    });
+
+    beforeAll(async () => {
+      directory = await startDirectoryServer([foreign.publicJwk]);
+      foreignAgentUrl = `http://${foreignUid}.localhost:${directory.port}`;
+    });
+
+    afterAll(async () => {
+      await directory?.close();
+    });
+
+    describe('with private networks allowed (development)', () => {
+      let t: TestApp;
+      let authority: string;
+      const http = () => request(t.url);
+
+      beforeAll(async () => {
+        t = await startTestApp(remoteEnv(true));
+        authority = `localhost:${t.port}`;
+      });
+
+      afterAll(async () => {
+        await t?.close();
+      });
+
+      it('a key listed in the directory: 200 with the foreign identity, fetched from the agent host', async () => {
+        const res = await http().get('/whoami').set(signatureHeaders(foreign, { authority, agentUrl: foreignAgentUrl })).expect(200);
+        expect(res.body).toEqual({
+          uid: foreignUid,
+          kid: foreign.kid,
+          public_jwk: foreign.publicJwk,
+          well_known_url: `${foreignAgentUrl}${WELL_KNOWN}`,
+        });
+        expect(directory.requests).toEqual([`${foreignUid}.localhost:${directory.port} ${WELL_KNOWN}`]);
+        expect(await auditRowsOf(t, res)).toEqual([expect.objectContaining({ outcome: 'success', agent_uid: foreignUid, kid: foreign.kid })]);
+      });
+
+      it('a kid the directory does not list: 401 UNKNOWN_KEY', async () => {
+        const stranger = agentKeyPair();
+        const res = await http().get('/whoami').set(signatureHeaders(stranger, { authority, agentUrl: foreignAgentUrl }));
+        const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', foreignUid);
+        expect(row.detail).toMatchObject({ reason: 'key_not_in_directory' });
+      });
+
+      it('a host under the trusted domain that is not an agent host: 403 UNTRUSTED_SIGNATURE_AGENT, never fetched', async () => {
+        const before = directory.requests.length;
+        const res = await http().get('/whoami').set(signatureHeaders(foreign, { authority, agentUrl: `http://not-an-agent.localhost:${directory.port}` }));
+        await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', null);
+        expect(directory.requests).toHaveLength(before);
+      });
+    });
+
+    describe('with private networks refused', () => {
+      let t: TestApp;
+      let authority: string;
+
+      beforeAll(async () => {
+        t = await startTestApp(remoteEnv(false));
+        authority = `localhost:${t.port}`;
+      });
+
+      afterAll(async () => {
+        await t?.close();
+      });
+
+      it('the same request makes no connection: 401 UNKNOWN_KEY', async () => {
+        const connections = directory.connections;
+        const res = await request(t.url).get('/whoami').set(signatureHeaders(foreign, { authority, agentUrl: foreignAgentUrl }));
+        const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', foreignUid);
+        expect(row.detail).toMatchObject({ failure: 'forbidden_address' });
+        expect(directory.connections).toBe(connections);
+      });
+    });
+  });
+});
