@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
@@ -35,7 +35,12 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   // First, so that even body-parser errors carry a request id.
   express.use(requestIdMiddleware);
   // Security headers; CORS stays closed unless CORS_ORIGINS names origins.
-  express.use(helmet());
+  express.use(
+    helmet({
+      // upgrade-insecure-requests would break every asset of a plain-http deployment (the docs UI).
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.publicUrl.protocol === 'https:' ? [] : null } },
+    }),
+  );
   if (config.corsOrigins.length > 0) express.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 });
   express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
   express.set('trust proxy', config.trustProxy);
@@ -46,6 +51,16 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 100;
+  // server.close() ends only the connections idle at that moment: a keep-alive
+  // connection whose request was in flight would hold the shutdown open for
+  // keepAliveTimeout (65 s, past Docker's and Kubernetes' grace periods, so the
+  // process would be killed before the database closes). Once the server has
+  // stopped listening, each such connection ends after its response.
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    res.once('finish', () => {
+      if (!server.listening) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   setupOpenApi(app, config);
   // process.exit(0) once closed: Nest's default re-raises the signal, so an
   // orderly stop would look like a crash (exit 143) to Docker and Kubernetes.

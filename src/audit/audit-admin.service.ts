@@ -5,7 +5,8 @@ import type { VerifiedAgent } from '../verification/verified-agent';
 import { auditContextOf } from './audit-entry';
 import { AuditService } from './audit.service';
 import { AuditQueryService } from './audit-query.service';
-import { AuditIntegrityService, ChainReport } from './audit-integrity.service';
+import { AuditIntegrityService } from './audit-integrity.service';
+import type { ChainReport } from './dto/chain-report.dto';
 import { AuditPage, AuditQueryDto, AuditSummary, AuditSummaryQueryDto } from './dto/audit-query.dto';
 
 /** Admin reads of the trail; every one is itself recorded as an admin_query event. */

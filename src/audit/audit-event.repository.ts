@@ -68,7 +68,8 @@ export class AuditEventRepository {
     const { where, params } = whereClause(filter);
     params.push(limit);
     return this.dataSource.query(
-      `SELECT ${VIEW_COLUMNS} FROM audit_events ${where} ORDER BY occurred_at DESC, id DESC LIMIT $${params.length}`,
+      // Qualified: bare names would sort by the text aliases of VIEW_COLUMNS, which no index serves.
+      `SELECT ${VIEW_COLUMNS} FROM audit_events ${where} ORDER BY audit_events.occurred_at DESC, audit_events.id DESC LIMIT $${params.length}`,
       params,
     );
   }

@@ -4,13 +4,10 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { compareRange, GENESIS_HASH, packEntries, sameBytes, sealHash, unpackEntries } from './audit-chain';
 import { AuditSealRepository, SealRow } from './audit-seal.repository';
+import type { ChainReport } from './dto/chain-report.dto';
 
 const SEAL_LOCK_KEY = 0x61756474; // "audt"
 const MAX_EVENTS_PER_SEAL = 1000;
-
-export type ChainReport =
-  | { ok: true; checked: number; unsealed: number }
-  | { ok: false; checked: number; first_broken_id: string; reason: string };
 
 /**
  * Tamper evidence without serializing writers: events are inserted freely

@@ -85,10 +85,13 @@ export function encodeCursor(id: string): string {
   return Buffer.from(`e:${id}`, 'utf8').toString('base64url');
 }
 
+const MAX_EVENT_ID = 2n ** 63n - 1n;
+
 export function decodeCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^e:(\d{1,19})$/.exec(text);
-  if (!match) fail('VALIDATION_FAILED', 'cursor is invalid');
+  // 19 digits still overflow bigint: PostgreSQL would refuse the parameter with a 500.
+  if (!match || BigInt(match[1]) > MAX_EVENT_ID) fail('VALIDATION_FAILED', 'cursor is invalid');
   return match[1];
 }
 

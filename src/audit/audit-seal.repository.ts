@@ -58,9 +58,10 @@ export class AuditSealRepository {
     return row.upto ?? undefined;
   }
 
+  /** In numeric id order (a bare `ORDER BY id` would sort by the text alias: 13 after 129). */
   rowHashes(firstId: string, lastId: string, manager?: EntityManager): Promise<RowHash[]> {
     return (manager ?? this.dataSource)
-      .query(`SELECT id::text AS id, ${ROW_HASH} AS hash FROM audit_events WHERE id >= $1 AND id <= $2 ORDER BY id`, [firstId, lastId])
+      .query(`SELECT id::text AS id, ${ROW_HASH} AS hash FROM audit_events WHERE id >= $1 AND id <= $2 ORDER BY audit_events.id`, [firstId, lastId])
       .then((rows: Array<{ id: string; hash: Buffer }>) => rows.map((r) => ({ id: r.id, hash: Buffer.from(r.hash) })));
   }
 

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, MigrationExecutor } from 'typeorm';
 
-// Any constant: instances starting together take turns migrating.
-const MIGRATION_LOCK_KEY = 0x76657374; // "vest"
+// Any constant: instances starting together take turns migrating. Exported
+// for test/reliability, which holds it to make two starts meet at the lock.
+export const MIGRATION_LOCK_KEY = 0x76657374; // "vest"
 
 /**
  * Runs pending migrations, all in one transaction, while holding a

@@ -2,11 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { fail } from '../common/errors/domain-error';
 import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
-
-/** The web-bot-auth key directory document. */
-export interface KeyDirectory {
-  keys: StoredPublicJwk[];
-}
+import type { KeyDirectory } from './dto/key-directory.dto';
 
 @Injectable()
 export class DiscoveryService {

@@ -9,16 +9,9 @@ import type { AgentStatus } from '../agents/entities/agent.entity';
 import { auditContextOf } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import { AuditEventRepository } from '../audit/audit-event.repository';
-import type { AuditEventView } from '../audit/dto/audit-query.dto';
 import { KeyInvalidation } from '../verification/key-invalidation';
 import type { VerifiedAgent } from '../verification/verified-agent';
-import { AgentKeyView, AgentListQueryDto, AgentListResponse, AgentView } from './dto/agent-admin.dto';
-
-export interface AgentDetail {
-  agent: AgentView;
-  keys: AgentKeyView[];
-  events: AuditEventView[];
-}
+import { AgentDetail, AgentKeyView, AgentListQueryDto, AgentListResponse, AgentView } from './dto/agent-admin.dto';
 
 /** Admin view and control of agents: list, inspect, disable, enable, revoke a key. */
 @Injectable()

@@ -2,7 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseDictionary } from 'structured-headers';
 import { fail } from '../common/errors/domain-error';
 
-const ALGORITHMS: Record<string, string> = { 'sha-256': 'sha256', 'sha-512': 'sha512' };
+// A Map, not an object literal: a member named `constructor` must not find
+// Object.prototype's (it reached createHash and answered 500).
+const ALGORITHMS: ReadonlyMap<string, string> = new Map([
+  ['sha-256', 'sha256'],
+  ['sha-512', 'sha512'],
+]);
 
 /**
  * RFC 9530 Content-Digest check against the exact bytes received. Every
@@ -19,7 +24,7 @@ export function checkContentDigest(header: string | undefined, body: Buffer | un
   }
   let checked = 0;
   for (const [name, member] of dictionary) {
-    const algorithm = ALGORITHMS[name];
+    const algorithm = ALGORITHMS.get(name);
     if (!algorithm) continue;
     const value = member[0];
     if (!(value instanceof ArrayBuffer)) fail('INVALID_CONTENT_DIGEST', 'invalid content digest');

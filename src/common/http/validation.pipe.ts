@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { DomainError } from '../errors/domain-error';
 import { ERROR_STATUS, ErrorCode } from '../errors/error-code';
 
@@ -8,7 +8,7 @@ import { ERROR_STATUS, ErrorCode } from '../errors/error-code';
  * which may be key material).
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BoundedValidationPipe({
     whitelist: true,
     transform: true,
     forbidUnknownValues: true,
@@ -16,6 +16,33 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors: ValidationError[]) => toDomainError(errors),
   });
+}
+
+// class-transformer recurses once per level of nesting: a JSON body like
+// {"public_jwk":[[[…]]]} about a thousand levels deep, far under the body
+// limit, overflowed the stack and answered 500. No DTO nests more than a
+// few levels, so anything deeper is refused before the transform.
+const MAX_BODY_NESTING = 32;
+
+class BoundedValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && nestsDeeperThan(value, MAX_BODY_NESTING)) {
+      throw new DomainError('VALIDATION_FAILED', `request body nests deeper than ${MAX_BODY_NESTING} levels`);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+/** Iterative, so the check itself cannot overflow the stack. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export function toDomainError(errors: ValidationError[]): DomainError {

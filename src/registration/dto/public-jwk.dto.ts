@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Equals, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
 
 const PRIVATE = { context: { errorCode: 'PRIVATE_KEY_MATERIAL' } };
@@ -23,6 +24,7 @@ function IsAbsent(options?: ValidationOptions): PropertyDecorator {
  * silently and a leaked private key would be "accepted". They come first so
  * their error is the one reported.
  */
+@ApiSchema({ name: 'PublicJwkInput', description: 'An Ed25519 public JWK. Private members (`d`, …) are refused with PRIVATE_KEY_MATERIAL; other extra members are ignored.' })
 export class PublicJwkDto {
   @IsAbsent(PRIVATE) d?: unknown;
   @IsAbsent(PRIVATE) p?: unknown;
@@ -33,18 +35,22 @@ export class PublicJwkDto {
   @IsAbsent(PRIVATE) oth?: unknown;
   @IsAbsent(PRIVATE) k?: unknown;
 
+  @ApiProperty({ enum: ['OKP'] })
   @Equals('OKP', { ...INVALID, message: 'kty must be "OKP" (Ed25519 keys only)' })
   kty: 'OKP';
 
+  @ApiProperty({ enum: ['Ed25519'] })
   @Equals('Ed25519', { ...INVALID, message: 'crv must be "Ed25519"' })
   crv: 'Ed25519';
 
   // 32 bytes in unpadded base64url are exactly 43 characters, the last one
   // carrying only 4 significant bits (so it is one of AEIMQUYcgkosw048).
+  @ApiProperty({ description: 'The 32-byte public key, base64url without padding.', pattern: '^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$' })
   @IsString(INVALID)
   @Matches(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, { ...INVALID, message: 'x must be 32 bytes, base64url without padding' })
   x: string;
 
+  @ApiPropertyOptional({ description: 'When sent, must be the RFC 7638 thumbprint of the key (else KEY_ID_MISMATCH).', maxLength: 128 })
   @IsOptional()
   @IsString(INVALID)
   @MaxLength(128, INVALID)
