@@ -99,7 +99,10 @@ export class AuditIntegrityService implements OnApplicationBootstrap, OnApplicat
       return { first_broken_id: seal.firstId, reason: 'seal chain broken' };
     }
     const expected = sealHash(this.config.audit.sealKey, seal.prevHash, seal.firstId, seal.lastId, seal.entries);
-    if (!sameBytes(expected, seal.hash)) return { first_broken_id: seal.firstId, reason: 'seal altered' };
+    // event_count is derived from the (hashed) entries, so it must agree with them.
+    if (!sameBytes(expected, seal.hash) || seal.eventCount * 16 !== seal.entries.length) {
+      return { first_broken_id: seal.firstId, reason: 'seal altered' };
+    }
     const result = compareRange(unpackEntries(seal.entries), await this.seals.rowHashes(seal.firstId, seal.lastId));
     return result.ok ? undefined : { first_broken_id: result.brokenId, reason: result.reason };
   }
