@@ -8,7 +8,7 @@ import { AuditEventRepository } from './audit-event.repository';
 /** Writes the audit trail. Every call resolves only once the row is committed. */
 @Injectable()
 export class AuditService {
-  private readonly batch = new GroupCommit<AuditEntry, string>((entries) => this.appendBatch(entries));
+  private readonly batch = new GroupCommit<AuditEntry, string>((entries) => this.appendBatch(entries), 256, 2, isDatabaseUnavailable);
 
   constructor(private readonly events: AuditEventRepository) {}
 

@@ -221,7 +221,7 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(100)
   @Max(600000)
-  DB_STATEMENT_TIMEOUT_MS = 5000;
+  DB_STATEMENT_TIMEOUT_MS = 3000;
 }
 
 export class ConfigValidationError extends Error {

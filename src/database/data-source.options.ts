@@ -33,7 +33,8 @@ export function buildDataSourceOptions(settings: DatabaseSettings, url: string):
     extra: {
       max: settings.poolSize,
       connectionTimeoutMillis: settings.connectTimeoutMs,
-      query_timeout: settings.statementTimeoutMs + 1000,
+      // Client-side too: a frozen server cannot enforce its own statement_timeout.
+      query_timeout: settings.statementTimeoutMs + 500,
       statement_timeout: settings.statementTimeoutMs,
       idle_in_transaction_session_timeout: settings.statementTimeoutMs * 2,
       application_name: 'vestauth-authority',

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { GroupCommit } from '../common/batching/group-commit';
+import { isDatabaseUnavailable } from '../common/filters/database-errors';
 import { NonceStore } from './nonce-store';
 import { NonceClaim, UsedNonceRepository } from './used-nonce.repository';
 
@@ -13,7 +14,7 @@ const PURGE_BATCH = 5000;
 @Injectable()
 export class PostgresNonceStore extends NonceStore implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(PostgresNonceStore.name);
-  private readonly batch = new GroupCommit<NonceClaim, boolean>((claims) => this.claimBatch(claims));
+  private readonly batch = new GroupCommit<NonceClaim, boolean>((claims) => this.claimBatch(claims), 256, 2, isDatabaseUnavailable);
   private timer?: NodeJS.Timeout;
   purged = 0;
 

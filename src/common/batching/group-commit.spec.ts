@@ -32,6 +32,23 @@ describe(GroupCommit.name, () => {
     await expect(sut.submit('b')).resolves.toBe('b');
   });
 
+  it('fails the queued items at once when the error says the next batch would fail too', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let flushes = 0;
+    const sut = new GroupCommit<number, number>(async () => {
+      flushes++;
+      await gate;
+      throw new Error('database unavailable');
+    }, 100, 1, (e) => (e as Error).message === 'database unavailable');
+    const first = sut.submit(1);
+    const queued = [sut.submit(2), sut.submit(3)];
+    release();
+    await expect(first).rejects.toThrow('database unavailable');
+    await expect(Promise.all(queued)).rejects.toThrow('database unavailable');
+    expect(flushes).toBe(1);
+  });
+
   it('fails only the items the flush reports as errors', async () => {
     const sut = new GroupCommit<number, number>(async (items) => items.map((i) => (i === 2 ? new Error('bad row') : i)));
     const results = await Promise.allSettled([1, 2, 3].map((i) => sut.submit(i)));

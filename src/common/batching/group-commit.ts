@@ -19,6 +19,8 @@ export class GroupCommit<T, R> {
     private readonly flush: (items: T[]) => Promise<Array<R | Error>>,
     private readonly maxBatch = 256,
     private readonly maxConcurrentFlushes = 2,
+    /** Errors that will fail the queued items too (e.g. the database is unreachable): fail them now instead of one timeout each. */
+    private readonly failsQueue: (error: unknown) => boolean = () => false,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -53,6 +55,9 @@ export class GroupCommit<T, R> {
       });
     } catch (error) {
       for (const p of batch) p.reject(error);
+      if (this.failsQueue(error)) {
+        for (const p of this.queue.splice(0)) p.reject(error);
+      }
     }
   }
 }

@@ -1,0 +1,231 @@
+import type { Client } from 'pg';
+import { MIGRATION_LOCK_KEY } from '../../src/database/migration-runner';
+import { agentKeyPair, RegisteredAgent } from '../factories/agent.factory';
+import { AuthorityClient } from './support/authority-client';
+import { describeReply, errorCode, Reply } from './support/http-client';
+import { ScratchDatabase } from './support/scratch-database';
+import { ensureServiceBuilt, killAllServices, ServiceProcess, sleep, startService, waitFor } from './support/service-process';
+import { TimingReport } from './support/timing-report';
+
+/**
+ * Two processes of the built service on one PostgreSQL database behind one
+ * PUBLIC_URL, as behind a load balancer (DESIGN.md section 6): nothing that
+ * decides correctness may live in one process only. Both listen on their
+ * own port; every request carries Host auth.test:8080 and is signed for it.
+ */
+
+const AUTHORITY = 'auth.test:8080';
+// The default, named because it is the fallback bound: without LISTEN/NOTIFY
+// another instance forgets a rotated or revoked key within this long.
+const KEY_CACHE_TTL_MS = 2_000;
+
+let db: ScratchDatabase;
+let a: ServiceProcess;
+let b: ServiceProcess;
+let onA: AuthorityClient;
+let onB: AuthorityClient;
+const report = new TimingReport('Several instances (one database, one PUBLIC_URL)');
+
+const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+  DATABASE_URL: db.url,
+  PUBLIC_URL: `http://${AUTHORITY}`,
+  KEY_CACHE_TTL_MS: String(KEY_CACHE_TTL_MS),
+  ...extra,
+});
+
+beforeAll(async () => {
+  ensureServiceBuilt();
+  db = await ScratchDatabase.create('vestauth_reliability');
+}, 120_000);
+
+afterAll(async () => {
+  await killAllServices();
+  await db?.drop();
+  report.print();
+});
+
+/** Sessions of this database waiting for an advisory lock (the instances, once they reach the migrations). */
+async function waitingForMigrationLock(holder: Client): Promise<number> {
+  const { rows } = await holder.query<{ n: string }>(
+    "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+  );
+  return Number(rows[0].n);
+}
+
+interface Refusal {
+  reply: Reply;
+  /** 1: the first request after the change was already refused. */
+  attempts: number;
+  /** From the change's answer to the refusal's answer. */
+  afterMs: number;
+}
+
+/**
+ * Sends `probe` right after a change made on the other instance and again
+ * until it is refused or the cache bound (plus a margin for slow machines)
+ * has passed, so that a late refusal is measured instead of only failing.
+ */
+async function untilRefused(changedAt: number, probe: () => Promise<Reply>): Promise<Refusal> {
+  for (let attempts = 1; ; attempts++) {
+    const reply = await probe();
+    const afterMs = Math.round(performance.now() - changedAt);
+    if (reply.status !== 200 || afterMs > KEY_CACHE_TTL_MS + 3_000) return { reply, attempts, afterMs };
+    await sleep(50);
+  }
+}
+
+function expectRefusedAtOnce(refusal: Refusal, status: number, code: string, what: string): void {
+  report.add(
+    `${what}: refused by the other instance ${refusal.attempts === 1 ? 'at once' : `only after ${refusal.attempts} attempts`} ` +
+      `(${describeReply(refusal.reply)}, ${refusal.afterMs} ms after the change was answered)`,
+  );
+  expect({ status: refusal.reply.status, code: errorCode(refusal.reply) }).toEqual({ status, code });
+  expect(refusal.afterMs).toBeLessThanOrEqual(KEY_CACHE_TTL_MS + 1_000);
+  // LISTEN/NOTIFY (src/verification/key-invalidation.ts): not even one
+  // request may still pass on the other instance's warm cache.
+  expect(refusal.attempts).toBe(1);
+}
+
+/** whoami on `client` answers 200 for `agent` (and so `agent`'s key is in that instance's cache). */
+async function expectVerifies(client: AuthorityClient, agent: RegisteredAgent): Promise<void> {
+  const reply = await client.whoami(agent);
+  expect({ status: reply.status, body: reply.body }).toEqual({ status: 200, body: expect.objectContaining({ uid: agent.uid, kid: agent.kid }) });
+}
+
+describe('Several instances on one PostgreSQL', () => {
+  it('both come up when they start at the same time on an empty database, and the migrations run once', async () => {
+    // Process start-up jitter (seconds on a busy machine) dwarfs the
+    // migrations (~100 ms), so two plain starts would rarely overlap. The
+    // test holds the migration lock until both instances wait for it, then
+    // lets them go at the same moment.
+    const holder = await db.connect();
+    let starting: Promise<ServiceProcess[]> | undefined;
+    let bothWaiting = false;
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      let settled = false;
+      starting = Promise.all([startService('a', env()), startService('b', env())]);
+      // An instance that comes up (or fails) while the lock is held did not wait for it.
+      starting.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      bothWaiting = await waitFor(async () => settled || (await waitingForMigrationLock(holder)) === 2, 60_000, 50);
+      bothWaiting &&= !settled;
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    }
+    const released = performance.now();
+    try {
+      expect(bothWaiting).toBe(true);
+      [a, b] = await starting;
+    } finally {
+      await holder.end();
+    }
+    report.add(`two instances released together on an empty database: both listening ${Math.round(performance.now() - released)} ms later`);
+
+    // One migrated while the other waited, and then found nothing to do.
+    const outputs = [a.output(), b.output()];
+    expect(outputs.filter((out) => /Applying \d+ migration\(s\)/.test(out))).toHaveLength(1);
+    expect(outputs.filter((out) => out.includes('Schema is up to date'))).toHaveLength(1);
+    const [counts] = await db.query<{ total: string; names: string }>('SELECT count(*) AS total, count(DISTINCT name) AS names FROM migrations');
+    expect(Number(counts.total)).toBeGreaterThan(0);
+    expect(counts.total).toBe(counts.names);
+
+    for (const service of [a, b]) {
+      const ready = await new AuthorityClient(service.port, AUTHORITY).get('/health/ready');
+      expect(ready.status).toBe(200);
+    }
+  });
+
+  describe('behind one PUBLIC_URL', () => {
+    let admin: RegisteredAgent;
+
+    beforeAll(async () => {
+      // ADMIN_AGENT_UIDS is read at start and the uid comes from
+      // registration: register the admin, then restart A with it.
+      admin = await new AuthorityClient(a.port, AUTHORITY).registered();
+      // How it exits is test/process.e2e-spec.ts's business; here it only has to go.
+      await a.stop();
+      a = await startService('a', env({ ADMIN_AGENT_UIDS: admin.uid }));
+      onA = new AuthorityClient(a.port, AUTHORITY);
+      onB = new AuthorityClient(b.port, AUTHORITY);
+    }, 90_000);
+
+    it('an agent registered on one instance verifies on the other', async () => {
+      const onFirst = await onA.registered();
+      await expectVerifies(onB, onFirst);
+      const directory = await onB.directory(onFirst.uid);
+      expect({ status: directory.status, body: directory.body }).toEqual({ status: 200, body: { keys: [onFirst.publicJwk] } });
+
+      const onSecond = await onB.registered();
+      await expectVerifies(onA, onSecond);
+      // The same key registered again on the other instance is the same agent.
+      const again = await onA.register(onSecond);
+      expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: expect.objectContaining({ uid: onSecond.uid, is_new: false }) });
+    });
+
+    it('a signature used on one instance is a replay on the other', async () => {
+      const agent = await onA.registered();
+      for (const [first, second] of [
+        [onA, onB],
+        [onB, onA],
+      ]) {
+        const headers = first.signed(agent);
+        const used = await first.whoami(agent, headers);
+        expect(used.status).toBe(200);
+        const replayed = await second.whoami(agent, headers);
+        expect({ status: replayed.status, code: errorCode(replayed) }).toEqual({ status: 401, code: 'REPLAYED_NONCE' });
+      }
+
+      // Sent to both at the same moment: exactly one wins, whichever it is.
+      for (let round = 0; round < 5; round++) {
+        const headers = onA.signed(agent);
+        const replies = await Promise.all([onA.whoami(agent, headers), onB.whoami(agent, headers)]);
+        const outcomes = replies.map((reply) => `${reply.status} ${errorCode(reply) ?? ''}`.trim()).sort();
+        expect(outcomes).toEqual(['200', '401 REPLAYED_NONCE']);
+      }
+    });
+
+    it('a rotation on one instance is refused for the old key by the other at once', async () => {
+      const agent = await onA.registered();
+      await expectVerifies(onB, agent);
+      const next = agentKeyPair();
+
+      const rotated = await onA.rotate(agent, next);
+      const changedAt = performance.now();
+      expect({ status: rotated.status, body: rotated.body }).toEqual({ status: 200, body: expect.objectContaining({ uid: agent.uid, kid: next.kid }) });
+
+      expectRefusedAtOnce(await untilRefused(changedAt, () => onB.whoami(agent)), 401, 'REVOKED_KEY', 'rotation on A, old key on B');
+      await expectVerifies(onB, { ...next, uid: agent.uid, agentUrl: agent.agentUrl });
+    });
+
+    it('an admin revocation on one instance is refused by the other at once', async () => {
+      const agent = await onA.registered();
+      await expectVerifies(onB, agent);
+
+      const revoked = await onA.adminPost(admin, `/admin/agents/${agent.uid}/keys/${agent.kid}/revoke`, { reason: 'reliability test: key compromised' });
+      const changedAt = performance.now();
+      expect({ status: revoked.status, body: revoked.body }).toEqual({ status: 200, body: expect.objectContaining({ kid: agent.kid, status: 'revoked' }) });
+
+      expectRefusedAtOnce(await untilRefused(changedAt, () => onB.whoami(agent)), 401, 'REVOKED_KEY', 'admin revocation on A, key on B');
+    });
+
+    it('disabling an agent on one instance is refused by the other at once, and enabling it again too', async () => {
+      const agent = await onA.registered();
+      await expectVerifies(onB, agent);
+
+      const disabled = await onA.adminPost(admin, `/admin/agents/${agent.uid}/disable`);
+      const changedAt = performance.now();
+      expect({ status: disabled.status, body: disabled.body }).toEqual({ status: 200, body: expect.objectContaining({ uid: agent.uid, status: 'disabled' }) });
+      expectRefusedAtOnce(await untilRefused(changedAt, () => onB.whoami(agent)), 403, 'AGENT_DISABLED', 'disable on A, agent on B');
+
+      // B has just cached the agent as disabled: enabling must reach it as well.
+      const enabled = await onA.adminPost(admin, `/admin/agents/${agent.uid}/enable`);
+      expect(enabled.status).toBe(200);
+      const back = await onB.whoami(agent);
+      report.add(`enable on A, agent on B: ${describeReply(back)} on the first request`);
+      expect(back.status).toBe(200);
+    });
+  });
+});
