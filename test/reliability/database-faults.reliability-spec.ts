@@ -20,12 +20,10 @@ const DB_STATEMENT_TIMEOUT_MS = 2_000;
 // request fails as soon as it asks the pool.
 const ANSWER_WITHIN_MS = 5_000;
 // A frozen server refuses nothing: each query runs into the client-side
-// query timeout (statement timeout + 1 s, src/database/data-source.options.ts).
-// Nonce claims and audit rows go through a group commit with two flushes in
-// flight (src/common/batching/group-commit.ts), so a request queued behind
-// them waits for one to time out before its own batch starts: two query
-// timeouts, after up to one connect timeout for a pool slot.
-const FROZEN_ANSWER_WITHIN_MS = DB_CONNECT_TIMEOUT_MS + 2 * (DB_STATEMENT_TIMEOUT_MS + 1_000) + 1_000;
+// query timeout (statement timeout + 0.5 s, src/database/data-source.options.ts),
+// and a failed group-commit batch fails the requests queued behind it at once
+// (src/common/batching/group-commit.ts), so the same bound holds.
+const FROZEN_ANSWER_WITHIN_MS = ANSWER_WITHIN_MS;
 const RECOVERY_WITHIN_MS = 30_000;
 const LOAD_WORKERS = 16;
 
