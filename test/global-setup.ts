@@ -18,5 +18,5 @@ export default async function globalSetup(): Promise<void> {
   const embedded = new EmbeddedPostgres(dir, 40);
   process.env.DATABASE_URL = await embedded.start();
   process.env.TEST_DATABASE_KIND = 'pglite';
-  (globalThis as { __EMBEDDED__?: EmbeddedPostgres }).__EMBEDDED__ = embedded;
+  (globalThis as { __EMBEDDED__?: { embedded: EmbeddedPostgres; dir: string } }).__EMBEDDED__ = { embedded, dir };
 }

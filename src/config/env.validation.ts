@@ -38,7 +38,7 @@ export class EnvironmentVariables {
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
   @Transform(toInt)
-  @IsInt()
+  @IsInt({ message: 'PORT must be a whole number from 0 to 65535' })
   @Min(0)
   @Max(65535)
   PORT = 3000;

@@ -1,0 +1,186 @@
+import { createServer, connect, Server, Socket } from 'node:net';
+import request from 'supertest';
+import { agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { startTestApp, TestApp } from './support/test-app';
+
+const DIRECTORY = '/.well-known/http-message-signatures-directory';
+// Longer than the connect (1 s) and statement (2 s + 1 s read) timeouts the app gets
+// below: a request that outlives this hangs instead of failing fast.
+const ANSWER_WITHIN_MS = 5_000;
+
+type ProxyMode = 'open' | 'refuse' | 'blackhole';
+
+/**
+ * A TCP proxy between the app and the test database that the test can cut:
+ * `refuse` drops every connection and stops listening (a database that is
+ * down), `blackhole` keeps the connections but never delivers a byte (a
+ * network partition or a frozen server: the app's timeouts must fire).
+ */
+class CuttableProxy {
+  private readonly server: Server = createServer((client) => this.accept(client));
+  private readonly sockets = new Set<Socket>();
+  private mode: ProxyMode = 'open';
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  async refuse(): Promise<void> {
+    this.mode = 'refuse';
+    this.dropAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  blackhole(): void {
+    this.mode = 'blackhole';
+  }
+
+  /** Back to normal; the connections the cut left half-open are dropped. */
+  async restore(): Promise<void> {
+    const wasListening = this.server.listening;
+    this.dropAll();
+    this.mode = 'open';
+    if (!wasListening) await this.listen();
+  }
+
+  async close(): Promise<void> {
+    this.dropAll();
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    this.track(client);
+    if (this.mode !== 'open') {
+      client.on('data', () => undefined);
+      return;
+    }
+    const upstream = connect(this.targetPort, this.targetHost);
+    this.track(upstream);
+    client.on('data', (chunk) => this.mode === 'open' && upstream.write(chunk));
+    upstream.on('data', (chunk) => this.mode === 'open' && client.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private dropAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+}
+
+/** The error body every outage answer must have, with Retry-After. */
+function expectDatabaseUnavailable(res: request.Response): void {
+  expect(res.status).toBe(503);
+  expect(res.body).toEqual({ error: { status: 503, code: 'DATABASE_UNAVAILABLE', message: expect.any(String) } });
+  expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+}
+
+describe('Database unavailable (e2e)', () => {
+  let proxy: CuttableProxy;
+  let t: TestApp;
+  let authority: string;
+  let agent: RegisteredAgent;
+
+  beforeAll(async () => {
+    const target = new URL(process.env.DATABASE_URL!);
+    proxy = new CuttableProxy(target.hostname, Number(target.port || 5432));
+    await proxy.listen();
+    const proxied = new URL(target.href);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    t = await startTestApp({ DATABASE_URL: proxied.href, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000' });
+    authority = `localhost:${t.port}`;
+    agent = await registerAgent(t.url, authority);
+  });
+
+  afterEach(async () => {
+    await proxy.restore();
+  });
+
+  afterAll(async () => {
+    await proxy?.restore();
+    await t?.close();
+    await proxy?.close();
+  });
+
+  const http = () => request(t.url);
+  const directoryOf = (uid: string) => http().get(DIRECTORY).set('Host', `${uid}.${authority}`).timeout(ANSWER_WITHIN_MS);
+  const registration = () => {
+    const key = agentKeyPair();
+    return http()
+      .post('/register')
+      .set('Host', authority)
+      .set(signatureHeaders(key, { authority, tag: 'null' }))
+      .send({ public_jwk: key.publicJwk })
+      .timeout(ANSWER_WITHIN_MS);
+  };
+
+  async function expectOutageAnswers(): Promise<void> {
+    expectDatabaseUnavailable(await directoryOf(agent.uid));
+    expectDatabaseUnavailable(await registration());
+    expectDatabaseUnavailable(await http().get('/health/ready').timeout(ANSWER_WITHIN_MS));
+    await http().get('/health/live').timeout(ANSWER_WITHIN_MS).expect(200);
+    await http().get('/').timeout(ANSWER_WITHIN_MS).expect(200);
+  }
+
+  /** Recovery without a restart: ready again, and both reads and writes work. */
+  async function expectRecovery(): Promise<void> {
+    let ready = 0;
+    for (let attempt = 0; attempt < 50 && ready !== 200; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      ready = (await http().get('/health/ready').timeout(ANSWER_WITHIN_MS)).status;
+    }
+    expect(ready).toBe(200);
+    const res = await registration().expect(200);
+    expect(res.body.is_new).toBe(true);
+    await directoryOf(res.body.uid).expect(200);
+    await directoryOf(agent.uid).expect(200);
+  }
+
+  it('answers 503 DATABASE_UNAVAILABLE while the database refuses connections, then recovers', async () => {
+    await http().get('/health/ready').expect(200);
+    await proxy.refuse();
+    await expectOutageAnswers();
+    await proxy.restore();
+    await expectRecovery();
+  });
+
+  it('answers 503 DATABASE_UNAVAILABLE, not a hang, while the database stops answering, then recovers', async () => {
+    await http().get('/health/ready').expect(200);
+    proxy.blackhole();
+    await expectOutageAnswers();
+    await proxy.restore();
+    await expectRecovery();
+  });
+
+  it('answers 503, never 500, to concurrent requests during an outage', async () => {
+    await proxy.refuse();
+    const results = await Promise.all([
+      ...Array.from({ length: 4 }, () => directoryOf(agent.uid)),
+      ...Array.from({ length: 4 }, () => registration()),
+    ]);
+    for (const res of results) expectDatabaseUnavailable(res);
+    await proxy.restore();
+    await expectRecovery();
+  });
+});

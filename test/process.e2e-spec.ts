@@ -1,0 +1,299 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { AgentKeyPair, agentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { freePort } from './support/test-app';
+
+/**
+ * The built service as operators run it (`node dist/main.js`, as the
+ * Dockerfile does), in its own process: configuration failures, the
+ * embedded default with its migrations and a restart, and SIGTERM.
+ */
+
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'dist', 'main.js');
+const DIRECTORY = '/.well-known/http-message-signatures-directory';
+// Generous: a fresh PGlite directory runs initdb (4-9 s, more on a busy CI box).
+const START_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Service {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  authority: string;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<Exit>;
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Only what the service needs, so that nothing from the test runner (its
+ * DATABASE_URL above all) leaks in. The working directory is a scratch one
+ * so that a developer's `.env` is not loaded either.
+ */
+function childEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, NO_COLOR: '1', NODE_ENV: 'production', LOG_LEVEL: 'log', ...vars };
+}
+
+function spawnService(cwd: string, vars: Record<string, string>): Omit<Service, 'port' | 'url' | 'authority'> {
+  const child = spawn(process.execPath, [MAIN], { cwd, env: childEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Starts the service on a free port and resolves once it says it listens. */
+async function startService(cwd: string, vars: Record<string, string>): Promise<Service> {
+  const port = await freePort();
+  const service = spawnService(cwd, { PORT: String(port), ...vars });
+  const listening = await Promise.race([
+    waitFor(() => /listening on port/.test(service.stdout()), START_TIMEOUT_MS),
+    service.exited.then(() => false),
+  ]);
+  if (!listening) {
+    service.child.kill('SIGKILL');
+    throw new Error(`service did not start:\n${service.stdout()}\n${service.stderr()}`);
+  }
+  return { ...service, port, url: `http://127.0.0.1:${port}`, authority: `localhost:${port}` };
+}
+
+/** SIGTERM, then the exit (SIGKILL and a failure if it does not come). */
+async function stop(service: Service): Promise<Exit> {
+  service.child.kill('SIGTERM');
+  return exitWithin(service, STOP_TIMEOUT_MS);
+}
+
+async function exitWithin(service: Pick<Service, 'child' | 'exited'>, ms: number): Promise<Exit> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const result = await Promise.race([service.exited, timeout]);
+  clearTimeout(timer);
+  if (result === 'timeout') {
+    service.child.kill('SIGKILL');
+    throw new Error(`process did not exit within ${ms} ms`);
+  }
+  return result;
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+interface HttpResult {
+  status: number;
+  body: { uid?: string; kid?: string; is_new?: boolean };
+}
+
+/**
+ * A signed POST /register sent in two steps. With `Expect: 100-continue`
+ * the server confirms it holds the request (accepted) before any of the
+ * body is sent (finish), so the test knows the request is in flight.
+ */
+function heldRegistration(service: Service, key: AgentKeyPair, agent: Agent | false): { accepted: Promise<void>; finish(): void; response: Promise<HttpResult> } {
+  const body = JSON.stringify({ public_jwk: key.publicJwk });
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port: service.port,
+    method: 'POST',
+    path: '/register',
+    agent,
+    headers: {
+      Host: service.authority,
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      Expect: '100-continue',
+      ...signatureHeaders(key, { authority: service.authority, tag: 'null' }),
+    },
+  });
+  const accepted = new Promise<void>((resolve) => req.once('continue', resolve));
+  const response = new Promise<HttpResult>((resolve, reject) => {
+    req.once('error', reject);
+    req.once('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as HttpResult['body'] }));
+    });
+  });
+  req.flushHeaders();
+  return { accepted, finish: () => req.end(body), response };
+}
+
+beforeAll(() => {
+  // `npm test` builds first; this covers running the e2e suite on its own.
+  if (!existsSync(MAIN)) execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
+}, 200_000);
+
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+describe('Process: configuration errors', () => {
+  let cwd: string;
+
+  beforeAll(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'vestauth-process-config-'));
+  });
+
+  afterAll(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PUBLIC_URL', 'notaurl'],
+    ['ADMIN_AGENT_UIDS', 'bob'],
+    ['DATABASE_URL', 'mysql://admin:s3cret-pw@db.internal/app'],
+  ])('%s=%s stops the process with one line naming the variable', async (variable, value) => {
+    const service = spawnService(cwd, { [variable]: value, DATA_DIR: join(cwd, 'data') });
+    const exit = await exitWithin(service, 30_000);
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    const lines = service.stderr().split('\n').filter((line) => line.length > 0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Invalid configuration: ${variable}: `));
+    expect(lines[0]).not.toContain('s3cret-pw');
+    expect(lines[0]).not.toMatch(/\bat .*\.js:\d+/);
+    // It stopped before touching anything: no database was opened.
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+});
+
+describe('Process: embedded default (no DATABASE_URL)', () => {
+  let cwd: string;
+  let dataDir: string;
+  let first: Awaited<ReturnType<typeof registerAgent>>;
+
+  beforeAll(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'vestauth-process-embedded-'));
+    dataDir = join(cwd, 'data');
+  });
+
+  afterAll(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it(
+    'starts on a fresh data directory, migrates, serves, and stops cleanly on SIGTERM',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir });
+      try {
+        expect(service.stdout()).toContain(`Opening embedded PostgreSQL (PGlite) in ${dataDir}`);
+        expect(service.stdout()).toMatch(/Applying \d+ migration\(s\)/);
+        expect(service.stdout()).toMatch(/Applied \d+ migration\(s\) in \d+ ms/);
+
+        const status = await request(service.url).get('/').set('Host', service.authority).expect(200);
+        expect(status.body).toEqual({ service: 'vestauth', status: 'ok', version: require('../package.json').version });
+        const ready = await request(service.url).get('/health/ready').set('Host', service.authority).expect(200);
+        expect(ready.body.info.database.status).toBe('up');
+
+        first = await registerAgent(service.url, service.authority);
+        const directory = await request(service.url).get(DIRECTORY).set('Host', `${first.uid}.${service.authority}`).expect(200);
+        expect(directory.body).toEqual({ keys: [first.publicJwk] });
+      } finally {
+        const exit = await stop(service);
+        expect(exit).toEqual({ code: 0, signal: null });
+      }
+      expect(service.stdout()).toContain('Embedded PostgreSQL closed');
+      expect(service.stderr()).toBe('');
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    'keeps its data across a restart, and finishes in-flight requests (keep-alive too) when SIGTERM arrives',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir });
+      const late = Array.from({ length: 4 }, () => agentKeyPair());
+      let responses: HttpResult[] = [];
+      let signalled = false;
+      // Its idle sockets stay open until the process has exited.
+      const keepAlive = new Agent({ keepAlive: true });
+      try {
+        expect(service.stdout()).toContain('Schema is up to date');
+        expect(service.stdout()).not.toMatch(/Applying \d+ migration/);
+
+        const directory = await request(service.url).get(DIRECTORY).set('Host', `${first.uid}.${service.authority}`).expect(200);
+        expect(directory.body).toEqual({ keys: [first.publicJwk] });
+        const again = await request(service.url)
+          .post('/register')
+          .set('Host', service.authority)
+          .set(signatureHeaders(first, { authority: service.authority, tag: 'null' }))
+          .send({ public_jwk: first.publicJwk })
+          .expect(200);
+        expect(again.body).toMatchObject({ uid: first.uid, is_new: false });
+
+        // Registrations whose bodies are still on their way when SIGTERM lands,
+        // half of them on keep-alive connections (as a load balancer sends
+        // them): those must not hold the shutdown open for the idle timeout.
+        const held = late.map((key, i) => heldRegistration(service, key, i % 2 === 0 ? keepAlive : false));
+        await Promise.all(held.map((h) => h.accepted));
+
+        service.child.kill('SIGTERM');
+        signalled = true;
+        // The listener closes first: new connections are refused while the
+        // accepted requests are still waiting for their bodies.
+        expect(await waitFor(() => refusesConnections(service.port), 10_000)).toBe(true);
+        for (const h of held) h.finish();
+
+        responses = await Promise.all(held.map((h) => h.response));
+        responses.forEach((response, i) => {
+          expect(response.status).toBe(200);
+          expect(response.body).toMatchObject({ kid: late[i].kid, is_new: true });
+        });
+      } finally {
+        const exit = signalled ? await exitWithin(service, STOP_TIMEOUT_MS) : await stop(service);
+        keepAlive.destroy();
+        expect(exit).toEqual({ code: 0, signal: null });
+      }
+
+      // The registrations made during shutdown were committed before the database closed.
+      const restarted = await startService(cwd, { DATA_DIR: dataDir });
+      try {
+        for (const [i, response] of responses.entries()) {
+          const directory = await request(restarted.url).get(DIRECTORY).set('Host', `${response.body.uid}.${restarted.authority}`).expect(200);
+          expect(directory.body).toEqual({ keys: [late[i].publicJwk] });
+        }
+      } finally {
+        expect(await stop(restarted)).toEqual({ code: 0, signal: null });
+      }
+    },
+    2 * START_TIMEOUT_MS + 30_000,
+  );
+});
