@@ -1,3 +1,4 @@
+import { adminActorOf } from './audit-entry';
 import { Controller, Get, Headers, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -41,9 +42,9 @@ export class AuditAdminController {
   ): Promise<AuditPage | StreamableFile> {
     if (query.format === 'csv' || (query.format === undefined && accept?.includes('text/csv'))) {
       res.setHeader('Content-Disposition', 'attachment; filename="audit-events.csv"');
-      return new StreamableFile(await this.admin.csv(agent, query, req), { type: 'text/csv; charset=utf-8' });
+      return new StreamableFile(await this.admin.csv(adminActorOf(agent, req), query), { type: 'text/csv; charset=utf-8' });
     }
-    return this.admin.page(agent, query, req);
+    return this.admin.page(adminActorOf(agent, req), query);
   }
 
   @Get('summary')
@@ -51,7 +52,7 @@ export class AuditAdminController {
   @ApiOkResponse({ type: AuditSummary })
   @ApiErrors('VALIDATION_FAILED')
   summary(@CurrentAgent() agent: VerifiedAgent, @Query() query: AuditSummaryQueryDto, @Req() req: Request): Promise<AuditSummary> {
-    return this.admin.summary(agent, query, req);
+    return this.admin.summary(adminActorOf(agent, req), query);
   }
 
   @Get('verify')
@@ -61,6 +62,6 @@ export class AuditAdminController {
   })
   @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(ChainIntactReport) }, { $ref: getSchemaPath(ChainBrokenReport) }] } })
   verify(@CurrentAgent() agent: VerifiedAgent, @Req() req: Request): Promise<ChainReport> {
-    return this.admin.verifyChain(agent, req);
+    return this.admin.verifyChain(adminActorOf(agent, req));
   }
 }

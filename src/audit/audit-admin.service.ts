@@ -1,8 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import type { Request } from 'express';
-import type { VerifiedAgent } from '../verification/verified-agent';
-import { auditContextOf } from './audit-entry';
+import type { AdminActor } from './audit-entry';
 import { AuditService } from './audit.service';
 import { AuditQueryService } from './audit-query.service';
 import { AuditIntegrityService } from './audit-integrity.service';
@@ -18,30 +16,30 @@ export class AuditAdminService {
     private readonly integrity: AuditIntegrityService,
   ) {}
 
-  async page(admin: VerifiedAgent, query: AuditQueryDto, req: Request): Promise<AuditPage> {
+  async page(admin: AdminActor, query: AuditQueryDto): Promise<AuditPage> {
     const page = await this.queries.page(query);
-    await this.recordQuery(admin, req, { query: 'audit-events', returned: page.events.length });
+    await this.recordQuery(admin, { query: 'audit-events', returned: page.events.length });
     return page;
   }
 
-  async csv(admin: VerifiedAgent, query: AuditQueryDto, req: Request): Promise<Readable> {
-    await this.recordQuery(admin, req, { query: 'audit-events', format: 'csv' });
+  async csv(admin: AdminActor, query: AuditQueryDto): Promise<Readable> {
+    await this.recordQuery(admin, { query: 'audit-events', format: 'csv' });
     return this.queries.csv(query);
   }
 
-  async summary(admin: VerifiedAgent, query: AuditSummaryQueryDto, req: Request): Promise<AuditSummary> {
+  async summary(admin: AdminActor, query: AuditSummaryQueryDto): Promise<AuditSummary> {
     const summary = await this.queries.summary(query);
-    await this.recordQuery(admin, req, { query: 'audit-summary' });
+    await this.recordQuery(admin, { query: 'audit-summary' });
     return summary;
   }
 
-  async verifyChain(admin: VerifiedAgent, req: Request): Promise<ChainReport> {
+  async verifyChain(admin: AdminActor): Promise<ChainReport> {
     const report = await this.integrity.verify();
-    await this.recordQuery(admin, req, { query: 'audit-verify', ok: report.ok });
+    await this.recordQuery(admin, { query: 'audit-verify', ok: report.ok });
     return report;
   }
 
-  private recordQuery(admin: VerifiedAgent, req: Request, detail: Record<string, unknown>): Promise<void> {
-    return this.audit.record({ event: 'admin_query', outcome: 'success', agentUid: admin.uid, kid: admin.kid, context: auditContextOf(req), detail });
+  private recordQuery(admin: AdminActor, detail: Record<string, unknown>): Promise<void> {
+    return this.audit.record({ event: 'admin_query', outcome: 'success', agentUid: admin.uid.startsWith('agent-') ? admin.uid : null, kid: admin.kid, context: admin.context, detail: { ...detail, admin: admin.uid } });
   }
 }

@@ -48,3 +48,16 @@ export function auditContextOf(req: Request): RequestAuditContext {
 function clip(value: string, max: number): string | null {
   return value.length === 0 ? null : value.slice(0, max);
 }
+
+/** Who performs an admin action: an admin agent over HTTP, or the operator CLI. */
+export interface AdminActor {
+  /** The admin agent's uid, or `cli:<os user>` for the operator CLI. */
+  uid: string;
+  kid: string | null;
+  context: RequestAuditContext;
+}
+
+/** The actor of an admin request. */
+export function adminActorOf(agent: { uid: string; kid: string }, req: Request): AdminActor {
+  return { uid: agent.uid, kid: agent.kid, context: auditContextOf(req) };
+}

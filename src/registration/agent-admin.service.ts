@@ -1,16 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Request } from 'express';
 import { DataSource } from 'typeorm';
 import { DomainError, fail } from '../common/errors/domain-error';
 import { AgentRepository } from '../agents/agent.repository';
 import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { AgentStatus } from '../agents/entities/agent.entity';
-import { auditContextOf } from '../audit/audit-entry';
+import type { AdminActor } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import { AuditEventRepository } from '../audit/audit-event.repository';
 import { KeyInvalidation } from '../verification/key-invalidation';
-import type { VerifiedAgent } from '../verification/verified-agent';
 import { AgentDetail, AgentKeyView, AgentListQueryDto, AgentListResponse, AgentView } from './dto/agent-admin.dto';
 
 /** Admin view and control of agents: list, inspect, disable, enable, revoke a key. */
@@ -27,7 +25,7 @@ export class AgentAdminService {
     private readonly invalidation: KeyInvalidation,
   ) {}
 
-  async list(admin: VerifiedAgent, query: AgentListQueryDto, req: Request): Promise<AgentListResponse> {
+  async list(admin: AdminActor, query: AgentListQueryDto): Promise<AgentListResponse> {
     const rows = await this.agents.list({ status: query.status, afterUid: query.cursor }, query.limit + 1);
     const agents = rows.slice(0, query.limit).map((r) => ({
       uid: r.uid,
@@ -36,16 +34,16 @@ export class AgentAdminService {
       disabled_at: r.disabled_at ? new Date(r.disabled_at).toISOString() : null,
       active_keys: r.active_keys,
     }));
-    await this.recordQuery(admin, req, { query: 'agents', returned: agents.length });
+    await this.recordQuery(admin, { query: 'agents', returned: agents.length });
     return { agents, next_cursor: rows.length > query.limit ? agents[agents.length - 1].uid : null };
   }
 
-  async detail(admin: VerifiedAgent, uid: string, req: Request): Promise<AgentDetail> {
+  async detail(admin: AdminActor, uid: string): Promise<AgentDetail> {
     const agent = await this.agents.findByUid(uid);
     if (!agent) fail('UNKNOWN_AGENT', 'unknown agent');
     const keys = await this.keys.findByAgent(uid);
     const events = await this.events.latestForAgent(uid, 20);
-    await this.recordQuery(admin, req, { query: 'agent', agent: uid });
+    await this.recordQuery(admin, { query: 'agent', agent: uid });
     return {
       agent: {
         uid: agent.uid,
@@ -67,13 +65,13 @@ export class AgentAdminService {
   }
 
   /** Disable or enable: takes effect at once here, within the key cache bound elsewhere. */
-  async setStatus(admin: VerifiedAgent, uid: string, status: AgentStatus, req: Request): Promise<AgentView> {
+  async setStatus(admin: AdminActor, uid: string, status: AgentStatus): Promise<AgentView> {
     const event = status === 'disabled' ? 'disable' : 'enable';
     await this.dataSource.transaction(async (manager) => {
       const agent = await this.agents.lockByUid(manager, uid);
       if (!agent) fail('UNKNOWN_AGENT', 'unknown agent');
       if (agent.status !== status) await this.agents.setStatus(manager, uid, status);
-      await this.audit.recordIn(manager, { event, outcome: 'success', agentUid: uid, context: auditContextOf(req), detail: { admin: admin.uid, changed: agent.status !== status } });
+      await this.audit.recordIn(manager, { event, outcome: 'success', agentUid: uid, context: admin.context, detail: { admin: admin.uid, changed: agent.status !== status } });
     });
     await this.invalidation.agentChanged(uid);
     this.logger.log(`${admin.uid} set ${uid} ${status}`);
@@ -87,12 +85,12 @@ export class AgentAdminService {
     };
   }
 
-  async revoke(admin: VerifiedAgent, uid: string, kid: string, reason: string, req: Request): Promise<AgentKeyView> {
+  async revoke(admin: AdminActor, uid: string, kid: string, reason: string): Promise<AgentKeyView> {
     await this.dataSource.transaction(async (manager) => {
       const key = await this.keys.findByKid(kid, manager);
       if (!key || key.agentUid !== uid) throw new DomainError('NOT_FOUND', 'unknown key for this agent');
       const revoked = await this.keys.revokeIfActive(manager, kid, reason);
-      await this.audit.recordIn(manager, { event: 'revoke', outcome: 'success', agentUid: uid, kid, context: auditContextOf(req), detail: { admin: admin.uid, reason, changed: revoked } });
+      await this.audit.recordIn(manager, { event: 'revoke', outcome: 'success', agentUid: uid, kid, context: admin.context, detail: { admin: admin.uid, reason, changed: revoked } });
     });
     await this.invalidation.keyChanged(kid);
     this.logger.log(`${admin.uid} revoked ${uid} kid=${kid}`);
@@ -107,7 +105,12 @@ export class AgentAdminService {
     };
   }
 
-  private recordQuery(admin: VerifiedAgent, req: Request, detail: Record<string, unknown>): Promise<void> {
-    return this.audit.record({ event: 'admin_query', outcome: 'success', agentUid: admin.uid, kid: admin.kid, context: auditContextOf(req), detail });
+  private recordQuery(admin: AdminActor, detail: Record<string, unknown>): Promise<void> {
+    return this.audit.record({ event: 'admin_query', outcome: 'success', agentUid: actingAgent(admin), kid: admin.kid, context: admin.context, detail: { ...detail, admin: admin.uid } });
   }
+}
+
+/** agent_uid names the admin when it is an agent; the CLI operator is in detail.admin only. */
+function actingAgent(admin: AdminActor): string | null {
+  return admin.uid.startsWith('agent-') ? admin.uid : null;
 }

@@ -1,3 +1,4 @@
+import { adminActorOf } from '../audit/audit-entry';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
@@ -19,7 +20,7 @@ export class AgentsAdminController {
   @ApiOkResponse({ type: AgentListResponse })
   @ApiErrors('VALIDATION_FAILED')
   list(@CurrentAgent() agent: VerifiedAgent, @Query() query: AgentListQueryDto, @Req() req: Request): Promise<AgentListResponse> {
-    return this.admin.list(agent, query, req);
+    return this.admin.list(adminActorOf(agent, req), query);
   }
 
   @Get(':uid')
@@ -27,7 +28,7 @@ export class AgentsAdminController {
   @ApiOkResponse({ type: AgentDetail })
   @ApiErrors('VALIDATION_FAILED', 'UNKNOWN_AGENT')
   detail(@CurrentAgent() agent: VerifiedAgent, @Param() params: AgentUidParamDto, @Req() req: Request): Promise<AgentDetail> {
-    return this.admin.detail(agent, params.uid, req);
+    return this.admin.detail(adminActorOf(agent, req), params.uid);
   }
 
   @Post(':uid/disable')
@@ -36,7 +37,7 @@ export class AgentsAdminController {
   @ApiOkResponse({ type: AgentView })
   @ApiErrors(...BODY_ERROR_CODES, 'VALIDATION_FAILED', 'UNKNOWN_AGENT')
   disable(@CurrentAgent() agent: VerifiedAgent, @Param() params: AgentUidParamDto, @Req() req: Request): Promise<AgentView> {
-    return this.admin.setStatus(agent, params.uid, 'disabled', req);
+    return this.admin.setStatus(adminActorOf(agent, req), params.uid, 'disabled');
   }
 
   @Post(':uid/enable')
@@ -45,7 +46,7 @@ export class AgentsAdminController {
   @ApiOkResponse({ type: AgentView })
   @ApiErrors(...BODY_ERROR_CODES, 'VALIDATION_FAILED', 'UNKNOWN_AGENT')
   enable(@CurrentAgent() agent: VerifiedAgent, @Param() params: AgentUidParamDto, @Req() req: Request): Promise<AgentView> {
-    return this.admin.setStatus(agent, params.uid, 'active', req);
+    return this.admin.setStatus(adminActorOf(agent, req), params.uid, 'active');
   }
 
   @Post(':uid/keys/:kid/revoke')
@@ -54,6 +55,6 @@ export class AgentsAdminController {
   @ApiOkResponse({ type: AgentKeyView })
   @ApiErrors(...BODY_ERROR_CODES, 'VALIDATION_FAILED', 'NOT_FOUND')
   revoke(@CurrentAgent() agent: VerifiedAgent, @Param() params: AgentKeyParamDto, @Body() body: RevokeKeyDto, @Req() req: Request): Promise<AgentKeyView> {
-    return this.admin.revoke(agent, params.uid, params.kid, body.reason, req);
+    return this.admin.revoke(adminActorOf(agent, req), params.uid, params.kid, body.reason);
   }
 }

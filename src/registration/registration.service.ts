@@ -6,7 +6,7 @@ import { DomainError, fail } from '../common/errors/domain-error';
 import { AgentRepository } from '../agents/agent.repository';
 import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
-import { auditContextOf, RequestAuditContext } from '../audit/audit-entry';
+import { AdminActor, auditContextOf, RequestAuditContext } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import { importPublicJwk, jwkThumbprint } from '../verification/core/jwk';
 import { KeyInvalidation } from '../verification/key-invalidation';
@@ -45,7 +45,19 @@ export class RegistrationService {
     const jwk = canonicalJwk(body);
     req.auditSubject = { kid: jwk.kid };
     await this.provePossession(req, jwk);
-    const context = auditContextOf(req);
+    return this.upsert(jwk, auditContextOf(req), {});
+  }
+
+  /**
+   * Registers a key the operator CLI generated on this machine: there is no
+   * signed request to prove possession with, the operator's access to the
+   * database is the authority. Recorded as such in the audit trail.
+   */
+  registerByOperator(actor: AdminActor, jwk: StoredPublicJwk): Promise<RegisterResponse> {
+    return this.upsert(jwk, actor.context, { via: 'operator-cli', admin: actor.uid });
+  }
+
+  private async upsert(jwk: StoredPublicJwk, context: RequestAuditContext, detail: Record<string, unknown>): Promise<RegisterResponse> {
     const existing = await this.keys.findWithAgent(jwk.kid);
     if (existing) return this.registered(existing.agentUid, jwk, context);
     try {
@@ -53,7 +65,7 @@ export class RegistrationService {
         const uid = newAgentUid();
         await this.agents.insert(manager, uid);
         if (!(await this.keys.insertIfAbsent(manager, uid, jwk))) throw new KeyAlreadyRegistered();
-        await this.audit.recordIn(manager, { event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: true } });
+        await this.audit.recordIn(manager, { event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: true, ...detail } });
         this.logger.log(`Registered ${uid} kid=${jwk.kid}`);
         return { uid, kid: jwk.kid, public_jwk: jwk, is_new: true };
       });

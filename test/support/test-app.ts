@@ -34,8 +34,8 @@ export function freePort(): Promise<number> {
  * Boots the real AppModule on the test database and listens on a real
  * port. `env` overrides the environment the configuration is built from.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const port = await freePort();
+export async function startTestApp(env: Record<string, string> = {}, fixedPort?: number): Promise<TestApp> {
+  const port = fixedPort ?? (await freePort());
   const config = loadAppConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',

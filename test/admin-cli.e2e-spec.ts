@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { agentHeaders, registerAgent, RegisteredAgent } from './factories/agent.factory';
+import { freePort, startTestApp, TestApp } from './support/test-app';
+import { makeAgentDir, removeAgentDir, runVestauth } from './support/vestauth-cli';
+
+const CLI = join(__dirname, '..', 'dist', 'cli', 'admin-cli.js');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The operator CLI runs in its own process on the test database. On the
+ * embedded database (one session) no app may be connected meanwhile, so
+ * each step closes the app before the CLI runs.
+ */
+describe('Operator CLI (e2e)', () => {
+  let port: number;
+  let dir: string;
+  let env: Record<string, string>;
+
+  const cli = (...args: string[]): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { cwd: dir, env, timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+
+  const withApp = async <T>(extra: Record<string, string>, body: (t: TestApp) => Promise<T>): Promise<T> => {
+    const t = await startTestApp({ PUBLIC_URL: `http://localhost:${port}`, ...extra }, port);
+    try {
+      return await body(t);
+    } finally {
+      await t.close();
+    }
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'vestauth-admin-cli-'));
+    env = {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      DATABASE_URL: process.env.DATABASE_URL ?? '',
+      DATABASE_SINGLE_SESSION: process.env.TEST_DATABASE_KIND === 'pglite' ? 'true' : 'false',
+      PORT: String(port),
+      PUBLIC_URL: `http://localhost:${port}`,
+    };
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates the first admin, which then administers over HTTP with the real vestauth CLI', async () => {
+    const created = await cli('create-admin', '--out', 'admin.env');
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const uid = /Created (agent-[0-9a-f]{24})/.exec(created.stdout)![1];
+    expect(created.stdout).toContain(`ADMIN_AGENT_UIDS=${uid}`);
+    const file = join(dir, 'admin.env');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const dotenv = readFileSync(file, 'utf8');
+    expect(dotenv).toContain(`AGENT_UID="${uid}"`);
+    expect(dotenv).toContain(`AGENT_HOSTNAME="http://localhost:${port}"`);
+
+    const agentDir = makeAgentDir();
+    try {
+      await withApp({ ADMIN_AGENT_UIDS: uid }, async (t) => {
+        // Only the public key reached the database, with an audit row saying how.
+        const [key] = await t.dataSource.query(`SELECT jwk FROM public_keys WHERE agent_uid = $1`, [uid]);
+        expect(Object.keys(key.jwk).sort()).toEqual(['crv', 'kid', 'kty', 'x']);
+        const [row] = await t.dataSource.query(`SELECT detail FROM audit_events WHERE event = 'register' AND agent_uid = $1`, [uid]);
+        expect(row.detail).toMatchObject({ is_new: true, via: 'operator-cli' });
+
+        require('node:fs').copyFileSync(file, join(agentDir, '.env'));
+        const res = await runVestauth(agentDir, ['agent', 'curl', `http://localhost:${port}/admin/agents/${uid}`]);
+        expect(res.code).toBe(0);
+        expect(JSON.parse(res.stdout).agent).toMatchObject({ uid, status: 'active', active_keys: 1 });
+      });
+    } finally {
+      removeAgentDir(agentDir);
+    }
+  });
+
+  it('lists agents, revokes a key, shows the audit and verifies the chain, through the same services', async () => {
+    const agent: RegisteredAgent = await withApp({}, (t) => registerAgent(t.url, `localhost:${port}`));
+
+    const agents = await cli('agents', '--limit', '500');
+    expect(agents.code).toBe(0);
+    expect(agents.stdout.split('\n')[0]).toMatch(/^uid\s+status\s+active_keys\s+created_at/);
+    expect(agents.stdout).toContain(agent.uid);
+
+    const revoked = await cli('revoke', agent.uid, agent.kid, '--reason', 'key leaked');
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(new RegExp(`${agent.kid}\\s+revoked`));
+
+    const audit = await cli('audit', '--agent', agent.uid);
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toMatch(/\brevoke\s+success\b/);
+    expect(audit.stdout).toMatch(/\bregister\s+success\b/);
+
+    const bad = await cli('audit', '--limit', '501');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^\[VALIDATION_FAILED\] limit/);
+
+    const verified = await cli('verify-audit');
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
+
+    await withApp({}, async (t) => {
+      const res = await request(t.url).get('/whoami').set(agentHeaders(agent, `localhost:${port}`)).expect(401);
+      expect(res.body.error.code).toBe('REVOKED_KEY');
+      const [row] = await t.dataSource.query(`SELECT detail FROM audit_events WHERE event = 'revoke' AND kid = $1`, [agent.kid]);
+      expect(row.detail).toMatchObject({ reason: 'key leaked', admin: expect.stringMatching(/^cli:/) });
+    });
+  });
+
+  it('explains itself and refuses unknown commands', async () => {
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('create-admin');
+    const unknown = await cli('frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown command: frobnicate');
+  });
+});
