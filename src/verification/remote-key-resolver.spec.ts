@@ -332,6 +332,29 @@ describe(RemoteKeyResolver.name, () => {
       expect(sut.stats()).toEqual({ hits: 2, misses: 1, fetches: 1, failures: 0 });
     });
 
+    it('re-checks a fresh directory for an unknown keyid (a rotated key), at most once per recheckAfterMs', async () => {
+      let now = 1_000_000;
+      const first = agentKey();
+      const rotated = agentKey();
+      let published = [first.jwk];
+      const server = await directoryServer(() => ({ keys: published }), { 'cache-control': 'max-age=60' });
+      const sut = loopbackResolver({ now: () => now });
+
+      await sut.resolve(localAgent(server), first.kid);
+      published = [rotated.jwk];
+      // Just fetched: an unknown keyid does not trigger another request.
+      await expectNotInDirectory(sut.resolve(localAgent(server), rotated.kid));
+      expect(server.requests).toHaveLength(1);
+
+      now += 5_000;
+      await expect(sut.resolve(localAgent(server), rotated.kid)).resolves.toMatchObject({ kid: rotated.kid });
+      expect(server.requests).toHaveLength(2);
+      // Random keyids right after cannot force more fetches.
+      await expectNotInDirectory(sut.resolve(localAgent(server), agentKey().kid));
+      await expectNotInDirectory(sut.resolve(localAgent(server), agentKey().kid));
+      expect(server.requests).toHaveLength(2);
+    });
+
     it('keeps a directory for its max-age and fetches it again afterwards', async () => {
       let now = 1_000_000;
       const key = agentKey();

@@ -33,6 +33,8 @@ export interface RemoteKeyResolverOptions {
   failureTtlMs?: number;
   /** Directories kept (LRU). Default 1000. */
   cacheMaxEntries?: number;
+  /** An unknown keyid re-checks a cached directory at most this often (a rotated key). Default 5 s. */
+  recheckAfterMs?: number;
   lookup?: AddressLookup;
   now?: () => number;
 }
@@ -57,6 +59,7 @@ interface Settings {
   cacheTtlMs: number;
   failureTtlMs: number;
   cacheMaxEntries: number;
+  recheckAfterMs: number;
 }
 
 interface DirectoryKey {
@@ -72,6 +75,8 @@ interface KeysEntry {
   /** The freshness lifetime last granted, reused when a 304 carries no Cache-Control. */
   ttlMs: number;
   expiresAt: number;
+  /** When the keys were last confirmed by the directory (200 or 304). */
+  checkedAt: number;
   store: boolean;
 }
 
@@ -116,6 +121,7 @@ const DEFAULTS = {
   cacheTtlMs: MAX_CACHE_MS,
   failureTtlMs: 30_000,
   cacheMaxEntries: 1000,
+  recheckAfterMs: 5_000,
 } as const;
 
 const DIRECTORY_MEDIA_TYPE = 'application/http-message-signatures-directory+json';
@@ -161,7 +167,13 @@ export class RemoteKeyResolver extends KeyResolver {
 
   async resolve(agent: SignatureAgentRef, keyid: string): Promise<ResolvedKey> {
     const wellKnownUrl = directoryUrl(agent);
-    const keys = await this.directory(agent, wellKnownUrl);
+    let keys = await this.directory(agent, wellKnownUrl);
+    if (!keys.has(keyid) && this.mayRecheck(wellKnownUrl)) {
+      // A key the cached directory does not know may be a freshly rotated
+      // one: ask again (revalidating with the ETag), but at most once per
+      // recheckAfterMs per directory, so random keyids cannot force fetches.
+      keys = keysOf(await this.sharedLoad(agent, wellKnownUrl, this.cache.get(wellKnownUrl)));
+    }
     const found = keys.get(keyid);
     if (found === undefined) {
       throw unknownKey({ reason: 'key_not_in_directory' });
@@ -173,6 +185,11 @@ export class RemoteKeyResolver extends KeyResolver {
       key: found.key,
       wellKnownUrl,
     };
+  }
+
+  private mayRecheck(url: string): boolean {
+    const cached = this.cache.get(url);
+    return cached?.kind === 'keys' && this.now() - cached.checkedAt >= this.settings.recheckAfterMs;
   }
 
   stats(): RemoteKeyResolverStats {
@@ -346,6 +363,7 @@ export class RemoteKeyResolver extends KeyResolver {
       etag: entityTagOf(headers.etag),
       ttlMs,
       expiresAt: this.now() + ttlMs,
+      checkedAt: this.now(),
       store: policy.store,
     };
   }
@@ -360,6 +378,7 @@ export class RemoteKeyResolver extends KeyResolver {
       etag: entityTagOf(headers.etag) ?? previous.etag,
       ttlMs,
       expiresAt: this.now() + ttlMs,
+      checkedAt: this.now(),
       store: policy.store,
     };
   }
@@ -399,6 +418,7 @@ function settingsFrom(options: RemoteKeyResolverOptions): Settings {
     cacheTtlMs: bounded(options.cacheTtlMs, DEFAULTS.cacheTtlMs, 0, MAX_CACHE_MS),
     failureTtlMs: bounded(options.failureTtlMs, DEFAULTS.failureTtlMs, 0, MAX_CACHE_MS),
     cacheMaxEntries: bounded(options.cacheMaxEntries, DEFAULTS.cacheMaxEntries, 1, 1_000_000),
+    recheckAfterMs: bounded(options.recheckAfterMs, DEFAULTS.recheckAfterMs, 0, MAX_CACHE_MS),
   };
 }
 
