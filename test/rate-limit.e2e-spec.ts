@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { agentHeaders, agentKeyPair, signatureHeaders } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
@@ -33,7 +34,7 @@ describe('Rate limiting (e2e)', () => {
   it('limits failed verifications per client IP; successes are never counted', async () => {
     // The registration budget above is spent: make the agent directly in SQL.
     const key = agentKeyPair();
-    const uid = `agent-${'ab'.repeat(12)}`;
+    const uid = `agent-${randomBytes(12).toString('hex')}`;
     await t.dataSource.query(`INSERT INTO agents (uid) VALUES ($1)`, [uid]);
     await t.dataSource.query(`INSERT INTO public_keys (kid, agent_uid, jwk) VALUES ($1, $2, $3)`, [key.kid, uid, JSON.stringify(key.publicJwk)]);
     const agent = { ...key, uid, agentUrl: `http://${uid}.${authority}` };

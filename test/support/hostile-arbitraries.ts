@@ -100,7 +100,7 @@ const sfTokenText = fc.oneof(
 );
 
 /** Byte-sequence payloads: base64 of any length, and the ways base64 goes wrong. */
-export const badBase64: fc.Arbitrary<string> = fc.oneof(
+const badBase64: fc.Arbitrary<string> = fc.oneof(
   fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64url')),
   fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64').replace(/=+$/, '')),
   fc.uint8Array({ minLength: 1, maxLength: 80 }).map((b) => `${Buffer.from(b).toString('base64')}==`),
@@ -127,7 +127,7 @@ const sfDisplayStringText = mostly(
 /** One bare item of any RFC 8941/9651 type (dates and display strings too), or something that almost is one. */
 // Dates are rare: structured-headers 2.1.0 fails on anything after a Date
 // (`1;a=@5;b` does not parse), which would sink the whole header.
-export const sfBareItemText: fc.Arbitrary<string> = fc.oneof(
+const sfBareItemText: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: sfIntegerText },
   { weight: 4, arbitrary: sfDecimalText },
   { weight: 12, arbitrary: sfStringText },
@@ -138,15 +138,15 @@ export const sfBareItemText: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: sfDisplayStringText },
 );
 
-export const sfParamsText: fc.Arbitrary<string> = fc
+const sfParamsText: fc.Arbitrary<string> = fc
   .array(fc.tuple(sfKey, fc.option(sfBareItemText)), { maxLength: 3 })
   .map((params) => params.map(([key, value]) => (value === null ? `;${key}` : `;${key}=${value}`)).join(''));
 
-export const sfItemText: fc.Arbitrary<string> = fc.tuple(sfBareItemText, sfParamsText).map(([item, params]) => item + params);
+const sfItemText: fc.Arbitrary<string> = fc.tuple(sfBareItemText, sfParamsText).map(([item, params]) => item + params);
 
 const listSeparator = mostly(fc.constantFrom(' ', '  '), fc.constantFrom('', '\t', ',', ' , '));
 
-export const sfInnerListText: fc.Arbitrary<string> = fc
+const sfInnerListText: fc.Arbitrary<string> = fc
   .tuple(fc.array(sfItemText, { maxLength: 5 }), sfParamsText, listSeparator)
   .map(([items, params, sep]) => `(${items.join(sep)})${params}`);
 
@@ -155,7 +155,7 @@ const nestedListText = fc
   .tuple(fc.integer({ min: 1, max: 2000 }), fc.constantFrom('', '"@authority"', '1', ';a=1'))
   .map(([depth, core]) => `${'('.repeat(depth)}${core}${')'.repeat(depth)}`);
 
-export const sfMemberText: fc.Arbitrary<string> = fc.oneof(
+const sfMemberText: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: fc.tuple(sfKey, sfItemText).map(([key, item]) => `${key}=${item}`) },
   { weight: 6, arbitrary: fc.tuple(sfKey, sfInnerListText).map(([key, list]) => `${key}=${list}`) },
   { weight: 2, arbitrary: fc.tuple(sfKey, sfParamsText).map(([key, params]) => key + params) },
@@ -199,7 +199,7 @@ function paramValueText(plausible: fc.Arbitrary<string>): fc.Arbitrary<string | 
 }
 
 /** A unix time close to `now`, or far from it, or not an integer at all. */
-export function timestampText(now: number): fc.Arbitrary<string> {
+function timestampText(now: number): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.integer({ min: -400, max: 400 }).map((d) => String(now + d)) },
     { weight: 1, arbitrary: sfIntegerText },
@@ -344,7 +344,7 @@ export type HeaderMutation =
  * all (431); the parsers cap signature headers at a few KiB. Most sizes fit
  * under Node's limit so the application, not Node, sees them.
  */
-export const inflateSize: fc.Arbitrary<number> = fc.oneof(
+const inflateSize: fc.Arbitrary<number> = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 100, max: 8_000 }) },
   { weight: 3, arbitrary: fc.integer({ min: 8_193, max: 14_000 }) },
   { weight: 1, arbitrary: fc.integer({ min: 17_000, max: 40_000 }) },
@@ -436,7 +436,7 @@ const jwkMember = fc.constantFrom(
 );
 
 /** Values for JWK members: right-looking strings of the wrong length or alphabet, and wrong types. */
-export const jwkMemberValue: fc.Arbitrary<unknown> = fc.oneof(
+const jwkMemberValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('OKP', 'EC', 'RSA', 'oct', 'Ed25519', 'Ed448', 'X25519', 'P-256', 'P-384', 'EdDSA', '') },
   { weight: 3, arbitrary: fc.integer({ min: 0, max: 70 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })).map((b) => Buffer.from(b).toString('base64url')) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `${Buffer.from(b).toString('base64url')}=`) },

@@ -72,7 +72,7 @@ export interface HttpProperty {
 // ---------------------------------------------------------------------------
 // The unit invariant: return normally or throw a coded DomainError.
 
-export function isCodedDomainError(error: unknown): error is DomainError {
+function isCodedDomainError(error: unknown): error is DomainError {
   return (
     error instanceof DomainError &&
     Object.hasOwn(ERROR_STATUS, error.code) &&
@@ -82,7 +82,7 @@ export function isCodedDomainError(error: unknown): error is DomainError {
 }
 
 /** Runs `fn`; a coded DomainError counts as a refusal (undefined), any other throw fails the property. */
-export function refusedOrReturns<T>(step: string, fn: () => T): T | undefined {
+function refusedOrReturns<T>(step: string, fn: () => T): T | undefined {
   try {
     return fn();
   } catch (error) {
@@ -96,15 +96,12 @@ export function refusedOrReturns<T>(step: string, fn: () => T): T | undefined {
 // Real material to mutate (made once, lazily, by the factory that signs like vestauth)
 
 /** Unit properties run at a fixed clock so timestamps in real headers are "now". */
-export const UNIT_NOW = 1_795_779_140;
+const UNIT_NOW = 1_795_779_140;
 const UNIT_AUTHORITY = 'localhost:3000';
 
-interface RealHeaderSet {
-  readonly description: string;
-  readonly headers: Readonly<Record<string, string>>;
-}
+type HeaderSet = Readonly<Record<string, string>>;
 
-let realMaterial: { headerSets: RealHeaderSet[]; jwks: Array<Record<string, unknown>> } | undefined;
+let realMaterial: { headerSets: HeaderSet[]; jwks: Array<Record<string, unknown>> } | undefined;
 
 function material(): NonNullable<typeof realMaterial> {
   if (realMaterial) return realMaterial;
@@ -112,32 +109,29 @@ function material(): NonNullable<typeof realMaterial> {
   const agentUrl = `http://agent-0123456789abcdef01234567.${UNIT_AUTHORITY}`;
   const body = Buffer.from('{"report":"q3"}');
   const base = { authority: UNIT_AUTHORITY, created: UNIT_NOW };
-  const headerSets: RealHeaderSet[] = [
-    { description: 'register (vestauth, tag="null")', headers: signatureHeaders(key, { ...base, tag: 'null' }) },
-    { description: 'agent curl (vestauth)', headers: signatureHeaders(key, { ...base, agentUrl }) },
-    { description: 'covers signature-agent', headers: signatureHeaders(key, { ...base, agentUrl, coverSignatureAgent: true }) },
+  const headerSets: HeaderSet[] = [
+    // vestauth's register (tag="null", no Signature-Agent) and agent curl.
+    signatureHeaders(key, { ...base, tag: 'null' }),
+    signatureHeaders(key, { ...base, agentUrl }),
+    // web-bot-auth signers: Signature-Agent covered; more components; another label.
+    signatureHeaders(key, { ...base, agentUrl, coverSignatureAgent: true }),
     {
-      description: 'covers method, path and content-digest',
-      headers: {
-        ...signatureHeaders(key, { ...base, agentUrl, extra: [['@method', 'POST'], ['@path', '/whoami'], ['content-digest', digestOf(body, 'sha-256')]] }),
-        'Content-Digest': digestOf(body, 'sha-256'),
-      },
+      ...signatureHeaders(key, { ...base, agentUrl, extra: [['@method', 'POST'], ['@path', '/whoami'], ['content-digest', digestOf(body, 'sha-256')]] }),
+      'Content-Digest': digestOf(body, 'sha-256'),
     },
-    {
-      description: 'label sig2 covering @target-uri and @query',
-      headers: signatureHeaders(key, { ...base, agentUrl, label: 'sig2', extra: [['@target-uri', `http://${UNIT_AUTHORITY}/whoami?x=1`], ['@query', '?x=1']] }),
-    },
+    signatureHeaders(key, { ...base, agentUrl, label: 'sig2', extra: [['@target-uri', `http://${UNIT_AUTHORITY}/whoami?x=1`], ['@query', '?x=1']] }),
   ];
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
   const weakRsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
   const privateEd = key.privateKey.export({ format: 'jwk' });
+  // Ed25519 as vestauth sends it, P-256, RSA 2048, RSA too weak, and a private key.
   const jwks: Array<Record<string, unknown>> = [{ ...key.publicJwk }, { ...ec }, { ...rsa }, { ...weakRsa }, { ...privateEd, kid: key.kid }];
   realMaterial = { headerSets, jwks };
   return realMaterial;
 }
 
-function headerOf(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+function headerOf(headers: HeaderSet, name: string): string | undefined {
   const found = Object.keys(headers).find((key) => key.toLowerCase() === name);
   return found === undefined ? undefined : headers[found];
 }
@@ -211,6 +205,7 @@ const policyArb: fc.Arbitrary<SignaturePolicy> = fc.record({
   supportedAlgorithms: fc.subarray([...SUPPORTED_ALGORITHMS, 'hmac-sha256']),
 });
 
+/** An index into both lists of real material (five header sets, five JWKs). */
 const realIndex = fc.nat({ max: 4 });
 
 // ---------------------------------------------------------------------------
@@ -245,7 +240,7 @@ const signatureHeadersMutated: UnitProperty = {
         requiredTagArb,
         requestViewArb,
         (index, inputMutation, signatureMutation, agentMutation, requiredTag, view) => {
-          const { headers } = material().headerSets[index];
+          const headers = material().headerSets[index];
           const input = applyMutation(headerOf(headers, 'signature-input'), inputMutation);
           const signature = applyMutation(headerOf(headers, 'signature'), signatureMutation);
           const agentHeader = applyMutation(headerOf(headers, 'signature-agent'), agentMutation);
@@ -319,7 +314,7 @@ const signatureAgentParsed: UnitProperty = {
       fc.property(
         fc.oneof(
           signatureAgentText(UNIT_AUTHORITY),
-          fc.tuple(realIndex, headerMutation).map(([index, m]) => applyMutation(headerOf(material().headerSets[index].headers, 'signature-agent'), m)),
+          fc.tuple(realIndex, headerMutation).map(([index, m]) => applyMutation(headerOf(material().headerSets[index], 'signature-agent'), m)),
         ),
         fc.oneof(fc.constantFrom('sig1', 'sig2'), sfKey),
         componentsArb,
@@ -451,7 +446,7 @@ export interface WireRequest {
 }
 
 export type WireOutcome =
-  | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined>; body: string }
+  | { kind: 'response'; status: number; body: string }
   | { kind: 'error'; code: string; message: string };
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -461,7 +456,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
  * UTF-8 bytes (which is what a raw client would send); control characters,
  * which no HTTP/1.1 client may send and Node refuses to, are dropped.
  */
-export function toWire(value: string): string {
+function toWire(value: string): string {
   return Buffer.from(stripLoneSurrogates(value), 'utf8').toString('latin1').replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
 }
 
@@ -470,7 +465,7 @@ export function toWire(value: string): string {
  * is seen as such (supertest would turn a reset into a thrown error that
  * looks like any other).
  */
-export function send(port: number, req: WireRequest): Promise<WireOutcome> {
+function send(port: number, req: WireRequest): Promise<WireOutcome> {
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -485,7 +480,7 @@ export function send(port: number, req: WireRequest): Promise<WireOutcome> {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'error', code: error.code ?? 'UNKNOWN', message: error.message }));
-      res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     client.end(req.body === undefined ? undefined : Buffer.from(req.body, 'utf8'));
   });
@@ -509,7 +504,7 @@ function headerBytes(req: WireRequest): number {
  * connection while the client is still writing: a reset is legitimate only
  * there.
  */
-export function assertWellFormedOutcome(req: WireRequest, outcome: WireOutcome, bodyLimitBytes: number): void {
+function assertWellFormedOutcome(req: WireRequest, outcome: WireOutcome, bodyLimitBytes: number): void {
   const oversized = headerBytes(req) > NODE_HEADER_LIMIT - 1024 || Buffer.byteLength(req.body ?? '') > bodyLimitBytes;
   const where = `${req.method} ${req.path}`;
   if (outcome.kind === 'error') {
@@ -579,12 +574,19 @@ interface SignedHeaderPlan {
   readonly duplicateHeaders: boolean;
 }
 
-const signedHeaderPlan: fc.Arbitrary<SignedHeaderPlan> = fc.record({
-  signatureInput: maybeMutation(3),
-  signature: maybeMutation(4),
-  signatureAgent: maybeMutation(4),
-  duplicateHeaders: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-});
+/** Mutations of a request's real signature headers; Signature-Agent is sometimes replaced by another agent's or a foreign origin. */
+function signedHeaderPlan(target: HttpTarget): fc.Arbitrary<SignedHeaderPlan> {
+  const uids = [target.admin, target.caller, target.rotator, ...target.victims].map((a) => a.uid);
+  return fc.record({
+    signatureInput: maybeMutation(3),
+    signature: maybeMutation(4),
+    signatureAgent: fc.oneof(
+      { weight: 5, arbitrary: maybeMutation(4) },
+      { weight: 1, arbitrary: signatureAgentText(target.authority, uids).map((value) => ({ op: 'replace', value }) as const) },
+    ),
+    duplicateHeaders: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  });
+}
 
 /** Signature headers after the plan's mutations; sometimes sent twice, as two header lines. */
 function mutatedSignatureHeaders(signed: Readonly<Record<string, string>>, plan: SignedHeaderPlan): Record<string, string | string[] | null> {
@@ -616,7 +618,7 @@ const contentEncodingArb = fc.oneof(
 /** Answers by kind: `200`, `401 INVALID_SIGNATURE`, `431`, `reset ECONNRESET`. */
 export type OutcomeTally = Map<string, number>;
 
-export function outcomeKey(outcome: WireOutcome): string {
+function outcomeKey(outcome: WireOutcome): string {
   if (outcome.kind === 'error') return `reset ${outcome.code}`;
   if (outcome.status < 400) return String(outcome.status);
   try {
@@ -640,7 +642,7 @@ const registerProperty: HttpProperty = {
   suiteRuns: 90,
   check: (target, params, tally) =>
     fc.assert(
-      fc.asyncProperty(signedHeaderPlan, hostPlan(target, 5), bodyPlan, contentTypeArb, contentEncodingArb, async (headers, host, body, contentType, encoding) => {
+      fc.asyncProperty(signedHeaderPlan(target), hostPlan(target, 5), bodyPlan, contentTypeArb, contentEncodingArb, async (headers, host, body, contentType, encoding) => {
         const key = agentKeyPair();
         const signed = signatureHeaders(key, { authority: target.authority, tag: 'null' });
         await expectWellFormed(target, tally, {
@@ -659,7 +661,7 @@ const rotateProperty: HttpProperty = {
   suiteRuns: 70,
   check: (target, params, tally) =>
     fc.assert(
-      fc.asyncProperty(signedHeaderPlan, hostPlan(target, 5), bodyPlan, contentTypeArb, async (headers, host, body, contentType) => {
+      fc.asyncProperty(signedHeaderPlan(target), hostPlan(target, 5), bodyPlan, contentTypeArb, async (headers, host, body, contentType) => {
         const next = agentKeyPair();
         const signed = agentHeaders(target.rotator, target.authority);
         const outcome = await expectWellFormed(target, tally, {
@@ -682,49 +684,75 @@ function rotatedKey(next: AgentKeyPair): AgentKeyPair {
 /** Components a /whoami case covers besides @authority, with values signed correctly, so the checks behind the signature run. */
 const COVERABLE = ['@method', '@path', '@query', '@target-uri', 'x-custom', 'content-digest'] as const;
 
+interface CoveredPlan {
+  readonly method: 'GET' | 'POST';
+  readonly covered: ReadonlyArray<(typeof COVERABLE)[number]>;
+  readonly digest: { readonly algorithm: 'sha-256' | 'sha-512' } | { readonly text: string };
+  readonly custom: string;
+  readonly bodyText: string | undefined;
+}
+
+function coveredPlan(digestTextWeight: number): fc.Arbitrary<CoveredPlan> {
+  return fc.record({
+    method: fc.constantFrom('GET' as const, 'POST' as const),
+    covered: fc.subarray([...COVERABLE]),
+    digest: fc.oneof(
+      { weight: 1, arbitrary: fc.constantFrom('sha-256' as const, 'sha-512' as const).map((algorithm) => ({ algorithm })) },
+      { weight: digestTextWeight, arbitrary: contentDigestText.map((text) => ({ text })) },
+    ),
+    custom: hostileText,
+    bodyText: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: hostileText }),
+  });
+}
+
+/** A /whoami request by the caller that signs the plan's components with the values it sends. */
+function whoamiRequest(target: HttpTarget, plan: CoveredPlan): { signed: Record<string, string>; req: WireRequest } {
+  const body = plan.method === 'POST' ? (plan.bodyText ?? '{}') : undefined;
+  const digest = 'text' in plan.digest ? toWire(plan.digest.text) : digestOf(Buffer.from(body ?? '', 'utf8'), plan.digest.algorithm);
+  const values: Record<(typeof COVERABLE)[number], string> = {
+    '@method': plan.method,
+    '@path': '/whoami',
+    '@query': '?',
+    '@target-uri': `http://${target.authority}/whoami`,
+    // RFC 9421 section 2.1: the verifier trims spaces and tabs only.
+    'x-custom': trimSp(toWire(plan.custom)),
+    'content-digest': trimSp(digest),
+  };
+  const signed = agentHeaders(target.caller, target.authority, { extra: plan.covered.map((c) => [c, values[c]]) });
+  const headers: WireRequest['headers'] = {
+    host: target.authority,
+    'x-custom': plan.covered.includes('x-custom') ? values['x-custom'] : null,
+    'content-digest': plan.covered.includes('content-digest') ? values['content-digest'] : null,
+    'content-type': body === undefined ? null : 'application/json',
+    ...signed,
+  };
+  return { signed, req: { method: plan.method, path: '/whoami', headers, body } };
+}
+
 const whoamiProperty: HttpProperty = {
-  name: 'GET and POST /whoami',
-  suiteRuns: 100,
+  name: 'GET and POST /whoami with mutated signature headers and Host',
+  suiteRuns: 80,
   check: (target, params, tally) =>
     fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom('GET', 'POST'),
-        signedHeaderPlan,
-        hostPlan(target, 6),
-        fc.subarray([...COVERABLE]),
-        fc.oneof(
-          fc.constantFrom('sha-256' as const, 'sha-512' as const).map((algorithm) => ({ algorithm })),
-          contentDigestText.map((text) => ({ text })),
-        ),
-        hostileText,
-        fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: hostileText }),
-        async (method, headers, host, covered, digest, custom, bodyText) => {
-          const body = method === 'POST' ? (bodyText ?? '{}') : undefined;
-          const digestValue = 'text' in digest ? toWire(digest.text) : digestOf(Buffer.from(body ?? '', 'utf8'), digest.algorithm);
-          const values: Record<(typeof COVERABLE)[number], string> = {
-            '@method': method,
-            '@path': '/whoami',
-            '@query': '?',
-            '@target-uri': `http://${target.authority}/whoami`,
-            // RFC 9421 section 2.1: the verifier trims spaces and tabs only.
-            'x-custom': trimSp(toWire(custom)),
-            'content-digest': trimSp(digestValue),
-          };
-          const signed = agentHeaders(target.caller, target.authority, { extra: covered.map((c) => [c, values[c]]) });
-          await expectWellFormed(target, tally, {
-            method,
-            path: '/whoami',
-            headers: {
-              host: hostHeader(target, host),
-              'x-custom': covered.includes('x-custom') ? values['x-custom'] : null,
-              'content-digest': covered.includes('content-digest') ? values['content-digest'] : null,
-              'content-type': body === undefined ? null : 'application/json',
-              ...mutatedSignatureHeaders(signed, headers),
-            },
-            body,
-          });
-        },
-      ),
+      fc.asyncProperty(coveredPlan(1), signedHeaderPlan(target), hostPlan(target, 6), async (plan, headers, host) => {
+        const { signed, req } = whoamiRequest(target, plan);
+        for (const name of Object.keys(signed)) delete req.headers[name];
+        Object.assign(req.headers, { host: hostHeader(target, host) }, mutatedSignatureHeaders(signed, headers));
+        await expectWellFormed(target, tally, req);
+      }),
+      params,
+    ),
+};
+
+/** Every case here verifies: what is hostile is the covered component values behind the signature. */
+const whoamiCoveredProperty: HttpProperty = {
+  name: 'GET and POST /whoami, validly signed over hostile covered values (content-digest, fields)',
+  suiteRuns: 60,
+  check: (target, params, tally) =>
+    fc.assert(
+      fc.asyncProperty(coveredPlan(3), async (plan) => {
+        await expectWellFormed(target, tally, whoamiRequest(target, plan).req);
+      }),
       params,
     ),
 };
@@ -809,7 +837,7 @@ const adminProperty: HttpProperty = {
   suiteRuns: 110,
   check: (target, params, tally) =>
     fc.assert(
-      fc.asyncProperty(adminPlanArb(target), signedHeaderPlan, fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), async (plan, headers, mutateSignature) => {
+      fc.asyncProperty(adminPlanArb(target), signedHeaderPlan(target), fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), async (plan, headers, mutateSignature) => {
         const signed = agentHeaders(target.admin, target.authority);
         const { method, path, body } = adminRequest(plan);
         await expectWellFormed(target, tally, {
@@ -827,7 +855,7 @@ const adminProperty: HttpProperty = {
     ),
 };
 
-export const HTTP_PROPERTIES: readonly HttpProperty[] = [registerProperty, rotateProperty, whoamiProperty, directoryProperty, adminProperty];
+export const HTTP_PROPERTIES: readonly HttpProperty[] = [registerProperty, rotateProperty, whoamiProperty, whoamiCoveredProperty, directoryProperty, adminProperty];
 
 export interface HostileApp {
   target: HttpTarget;
