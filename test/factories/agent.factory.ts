@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, randomBytes, sign } from 'node:crypto';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 
@@ -11,8 +11,12 @@ export interface AgentKeyPair {
 
 /** A fresh Ed25519 key pair, with the RFC 7638 thumbprint as kid. */
 export function agentKeyPair(): AgentKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const x = publicKey.export({ format: 'jwk' }).x as string;
+  // JWK output straight from the generator: exporting a fresh KeyObject can
+  // deadlock Node 20.20 when garbage collection runs at that moment.
+  // (typed in scripts/bench/node-crypto-jwk.d.ts)
+  const { privateKey: jwk } = generateKeyPairSync('ed25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } });
+  const privateKey = createPrivateKey({ key: jwk, format: 'jwk' });
+  const x = String(jwk.x);
   const kid = createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
   return { privateKey, publicJwk: { kty: 'OKP', crv: 'Ed25519', x, kid }, kid };
 }
