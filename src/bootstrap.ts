@@ -1,12 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
-import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
+import { accessLogMiddleware } from './logging/access-log.middleware';
+import { RootLogger } from './logging/logging.module';
+import { PinoNestLogger } from './logging/pino-logger';
 import { setupOpenApi } from './common/http/openapi';
 
 /** Options every instance of the app is created with (main.ts and the tests alike). */
@@ -20,7 +22,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     abortOnError: false,
   });
   // Nest's own log lines go through pino too (structured, one format).
-  app.useLogger(app.get(PinoLogger));
+  app.useLogger(new PinoNestLogger(app.get(RootLogger).logger));
   configureApp(app, config);
   return app;
 }
@@ -34,6 +36,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
   // First, so that even body-parser errors carry a request id.
   express.use(requestIdMiddleware);
+  express.use(accessLogMiddleware(app.get(RootLogger).logger));
   // Security headers; CORS stays closed unless CORS_ORIGINS names origins.
   express.use(
     helmet({

@@ -108,7 +108,9 @@ describe('Database unavailable (e2e)', () => {
     const proxied = new URL(target.href);
     proxied.hostname = '127.0.0.1';
     proxied.port = String(proxy.port);
-    t = await startTestApp({ DATABASE_URL: proxied.href, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000' });
+    // No key or directory cache: every request here must reach the database
+    // (a cached directory would rightly still answer during the outage).
+    t = await startTestApp({ DATABASE_URL: proxied.href, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000', KEY_CACHE_TTL_MS: '0' });
     authority = `localhost:${t.port}`;
     agent = await registerAgent(t.url, authority);
   });

@@ -1,18 +1,46 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { fail } from '../common/errors/domain-error';
 import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
+import { KeyInvalidation } from '../verification/key-invalidation';
+import { VerificationOptions } from '../verification/verification-options';
 import type { KeyDirectory } from './dto/key-directory.dto';
 
+/**
+ * Directories are read far more often than keys change: each is cached
+ * under the same bound as the key cache (KEY_CACHE_TTL_MS, LRU), evicted at
+ * once on rotation, revocation or disabling here and, through LISTEN/NOTIFY,
+ * in the other instances. Unknown agents are not cached.
+ */
 @Injectable()
 export class DiscoveryService {
-  constructor(private readonly keys: PublicKeyRepository) {}
+  private readonly cache?: LRUCache<string, KeyDirectory>;
+
+  constructor(
+    private readonly keys: PublicKeyRepository,
+    options: VerificationOptions,
+    invalidation: KeyInvalidation,
+  ) {
+    if (options.keyCache.ttlMs > 0) {
+      const cache = new LRUCache<string, KeyDirectory>({ max: options.keyCache.maxEntries, ttl: options.keyCache.ttlMs });
+      this.cache = cache;
+      invalidation.subscribe((change) => {
+        if (change === 'all') cache.clear();
+        else if (change.uid) cache.delete(change.uid);
+      });
+    }
+  }
 
   /** The active keys of an active agent; unknown and disabled agents are 404 alike. */
   async directory(uid: string): Promise<KeyDirectory> {
+    const cached = this.cache?.get(uid);
+    if (cached) return cached;
     const { agentFound, keys } = await this.keys.findPublishedKeys(uid);
     if (!agentFound) fail('UNKNOWN_AGENT', 'unknown agent');
-    return toDirectory(keys);
+    const directory = toDirectory(keys);
+    this.cache?.set(uid, directory);
+    return directory;
   }
 }
 

@@ -92,7 +92,7 @@ export class AgentAdminService {
       const revoked = await this.keys.revokeIfActive(manager, kid, reason);
       await this.audit.recordIn(manager, { event: 'revoke', outcome: 'success', agentUid: uid, kid, context: admin.context, detail: { admin: admin.uid, reason, changed: revoked } });
     });
-    await this.invalidation.keyChanged(kid);
+    await this.invalidation.keyChanged(kid, uid);
     this.logger.log(`${admin.uid} revoked ${uid} kid=${kid}`);
     const key = (await this.keys.findByKid(kid))!;
     return {

@@ -99,7 +99,7 @@ export class RegistrationService {
         detail: { old_kid: caller.kid, new_kid: next.kid },
       });
     });
-    await this.invalidation.keyChanged(caller.kid);
+    await this.invalidation.keyChanged(caller.kid, caller.uid);
     this.logger.log(`Rotated ${caller.uid} kid=${caller.kid} -> ${next.kid}`);
     return { uid: caller.uid, kid: next.kid, public_jwk: next };
   }

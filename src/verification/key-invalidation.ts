@@ -8,7 +8,7 @@ import { LocalKeyResolver } from './local-key-resolver';
 
 const CHANNEL = 'vestauth_key_changes';
 
-interface KeyChange {
+export interface KeyChange {
   kid?: string;
   uid?: string;
 }
@@ -28,6 +28,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   private retryTimer?: NodeJS.Timeout;
   /** Whether LISTEN is active (false on the embedded database, which is one session). */
   listening = false;
+  private readonly listeners: Array<(change: KeyChange | 'all') => void> = [];
 
   constructor(
     private readonly local: LocalKeyResolver,
@@ -36,14 +37,26 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     private readonly config: AppConfig,
   ) {}
 
-  async keyChanged(kid: string): Promise<void> {
-    this.local.invalidate({ kid });
-    await this.notify({ kid });
+  /** Other caches of key material (the directory cache) hear of every change too. */
+  subscribe(listener: (change: KeyChange | 'all') => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A key of agent `uid` was rotated out or revoked. */
+  async keyChanged(kid: string, uid: string): Promise<void> {
+    this.apply({ kid, uid });
+    await this.notify({ kid, uid });
   }
 
   async agentChanged(uid: string): Promise<void> {
-    this.local.invalidate({ agentUid: uid });
+    this.apply({ uid });
     await this.notify({ uid });
+  }
+
+  private apply(change: KeyChange | 'all'): void {
+    if (change === 'all') this.local.clear();
+    else this.local.invalidate({ kid: change.kid, agentUid: change.kid ? undefined : change.uid });
+    for (const listener of this.listeners) listener(change);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -76,7 +89,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
       this.listener = client;
-      if (!this.listening) this.local.clear();
+      if (!this.listening) this.apply('all');
       this.listening = true;
     } catch (error) {
       this.onListenerLost(client, error as Error);
@@ -86,9 +99,9 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   private onNotification(message: Notification): void {
     try {
       const change = JSON.parse(message.payload ?? '{}') as KeyChange;
-      this.local.invalidate({ kid: typeof change.kid === 'string' ? change.kid : undefined, agentUid: typeof change.uid === 'string' ? change.uid : undefined });
+      this.apply({ kid: typeof change.kid === 'string' ? change.kid : undefined, uid: typeof change.uid === 'string' ? change.uid : undefined });
     } catch {
-      this.local.clear();
+      this.apply('all');
     }
   }
 

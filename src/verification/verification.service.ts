@@ -114,7 +114,7 @@ export class VerificationService {
 
   private async recordFailure(req: Request, error: DomainError, attempt: VerificationAttempt): Promise<void> {
     const uid = attempt.uid ?? uidFromHeaderLoosely(req);
-    this.logger.warn(`Refused ${req.method} ${req.path}: ${error.code}${uid ? ` agent=${uid}` : ''}`);
+    this.logger.warn(`Refused ${req.method} ${req.path}: ${error.code}${uid ? ` agent=${uid}` : ''} request_id=${String(req.headers['x-request-id'] ?? '-')}`);
     try {
       await this.audit.record({
         event: 'verify',

@@ -83,12 +83,17 @@ function selectEntry(
   header: string,
   signature: Pick<ParsedSignature, 'label' | 'components'>,
 ): AgentEntry {
-  const bare = tryParse(() => parseItem(header));
-  if (bare !== undefined) {
-    return { item: bare };
-  }
-  const dictionary = tryParse(() => parseDictionary(header));
-  if (dictionary === undefined) {
+  // Cheapest reading first: real clients send a dictionary (sig1="…"), and
+  // a parse that throws costs a stack trace on every request.
+  const trimmed = header.trimStart();
+  const dictionary = trimmed.startsWith('"') ? undefined : tryParse(() => parseDictionary(header));
+  if (dictionary === undefined || onlyBareKeys(dictionary)) {
+    // A legacy bare value: a string, or a token such as `agent-x.example.com`
+    // (which also reads as a dictionary of one bare key).
+    const bare = tryParse(() => parseItem(header));
+    if (bare !== undefined) {
+      return { item: bare };
+    }
     invalid('unparsable');
   }
   const memberKey = chooseMemberKey(dictionary, signature);
@@ -97,6 +102,13 @@ function selectEntry(
     invalid('member_missing_or_not_item');
   }
   return { item: member, memberKey };
+}
+
+function onlyBareKeys(dictionary: Dictionary): boolean {
+  for (const member of dictionary.values()) {
+    if (isInnerList(member) || member[0] !== true || member[1].size > 0) return false;
+  }
+  return true;
 }
 
 function chooseMemberKey(

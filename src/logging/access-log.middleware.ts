@@ -1,0 +1,37 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+
+const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
+
+type LoggedRequest = Request & { verifiedAgent?: { uid: string } };
+
+/**
+ * One line per request when it finishes: request id, method, path (never the
+ * query), status, duration, agent uid and error code; never headers,
+ * signatures, nonces, bodies or keys. 5xx at error, 4xx at warn, the rest at
+ * info, and nothing is built at all for a level that is off (hot path).
+ */
+export function accessLogMiddleware(logger: Logger) {
+  return (req: LoggedRequest, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const status = res.statusCode;
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      const path = (req.originalUrl ?? req.url).split('?', 1)[0].slice(0, 200);
+      if (level === 'info' && QUIET_PATHS.has(path)) return;
+      const errorCode = (res.locals as { errorCode?: string }).errorCode;
+      logger[level](
+        {
+          req: { id: req.headers['x-request-id'], method: req.method, path },
+          res: { status },
+          responseTime: Number(process.hrtime.bigint() - started) / 1e6,
+          ...(req.verifiedAgent ? { agent_uid: req.verifiedAgent.uid } : {}),
+          ...(errorCode ? { error_code: errorCode } : {}),
+        },
+        `${req.method} ${path} ${status}`,
+      );
+    });
+    next();
+  };
+}
