@@ -89,7 +89,9 @@ export async function startOurs(s: OursSettings): Promise<RunningServer> {
   };
   if (s.databaseUrl) env.DATABASE_URL = s.databaseUrl;
   const log = openSync(s.logFile, 'a');
-  const child = track(spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: s.workDir, env, stdio: ['ignore', log, log] }));
+  // BENCH_OURS_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile our side only.
+  const flags = (process.env.BENCH_OURS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = track(spawn(process.execPath, [...flags, join(ROOT, 'dist', 'main.js')], { cwd: s.workDir, env, stdio: ['ignore', log, log] }));
   closeSync(log);
   const server = { name: 'ours', port: s.port, authority: `localhost:${s.port}`, child };
   await waitUntilServing(server, 120_000, s.logFile);
