@@ -20,10 +20,6 @@ export class AgentRepository {
     return this.agents.findOneBy({ uid });
   }
 
-  async insert(manager: EntityManager, uid: string): Promise<void> {
-    await manager.insert(Agent, { uid, status: 'active' });
-  }
-
   /** Locks the agent row for the rest of the transaction (rotation, status changes). */
   lockByUid(manager: EntityManager, uid: string): Promise<Agent | null> {
     return manager.getRepository(Agent).findOne({ where: { uid }, lock: { mode: 'pessimistic_write' } });

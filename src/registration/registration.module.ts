@@ -4,6 +4,7 @@ import { AuditModule } from '../audit/audit.module';
 import { RegistrationAuditInterceptor } from './registration-audit.interceptor';
 import { RegistrationController } from './registration.controller';
 import { RegistrationService } from './registration.service';
+import { RegistrationRepository } from './registration.repository';
 import { RegistrationMetricsInterceptor } from './registration-metrics.interceptor';
 import { AgentAdminService } from './agent-admin.service';
 import { AgentsAdminController } from './agents-admin.controller';
@@ -12,6 +13,6 @@ import { AgentsAdminController } from './agents-admin.controller';
 @Module({
   imports: [AgentsModule, AuditModule],
   controllers: [RegistrationController, AgentsAdminController],
-  providers: [RegistrationService, RegistrationAuditInterceptor, RegistrationMetricsInterceptor, AgentAdminService],
+  providers: [RegistrationService, RegistrationRepository, RegistrationAuditInterceptor, RegistrationMetricsInterceptor, AgentAdminService],
 })
 export class RegistrationModule {}

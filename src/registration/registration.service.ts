@@ -11,14 +11,14 @@ import { AuditService } from '../audit/audit.service';
 import { importPublicJwk, jwkThumbprint } from '../verification/core/jwk';
 import { KeyInvalidation } from '../verification/key-invalidation';
 import { RateLimitService } from '../common/rate-limit/rate-limit.service';
+import { GroupCommit } from '../common/batching/group-commit';
+import { isDatabaseUnavailable } from '../common/filters/database-errors';
+import { NewRegistration, RegistrationRepository } from './registration.repository';
 import { SignatureVerifier } from '../verification/signature-verifier';
 import { VerificationService } from '../verification/verification.service';
 import type { PublicJwkDto } from './dto/public-jwk.dto';
 import type { RegisterResponse, RotateResponse } from './dto/register.dto';
 import type { AuditSubjectRequest } from './registration-audit.interceptor';
-
-/** Thrown inside the registration transaction to roll it back when the key already exists. */
-class KeyAlreadyRegistered extends Error {}
 
 /**
  * Agent and key lifecycle: registration with proof-of-possession, and
@@ -38,7 +38,28 @@ export class RegistrationService {
     private readonly verification: VerificationService,
     private readonly invalidation: KeyInvalidation,
     private readonly rateLimit: RateLimitService,
+    private readonly registrations: RegistrationRepository,
   ) {}
+
+  /**
+   * New registrations of concurrent requests share one statement (group
+   * commit): each resolves true when its key was inserted now. A kid twice in
+   * one batch can only be new once, so later duplicates wait for the next batch.
+   */
+  private readonly newAgents = new GroupCommit<NewRegistration, boolean>(
+    async (rows) => {
+      const created = await this.registrations.insertNew(dedupeByKid(rows));
+      const claimed = new Set<string>();
+      return rows.map((r) => {
+        if (!created.has(r.jwk.kid) || claimed.has(r.jwk.kid)) return false;
+        claimed.add(r.jwk.kid);
+        return true;
+      });
+    },
+    128,
+    2,
+    isDatabaseUnavailable,
+  );
 
   async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
     this.rateLimit.spendRegistration(req.ip ?? 'unknown');
@@ -58,24 +79,15 @@ export class RegistrationService {
   }
 
   private async upsert(jwk: StoredPublicJwk, context: RequestAuditContext, detail: Record<string, unknown>): Promise<RegisterResponse> {
-    const existing = await this.keys.findWithAgent(jwk.kid);
-    if (existing) return this.registered(existing.agentUid, jwk, context);
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const uid = newAgentUid();
-        await this.agents.insert(manager, uid);
-        if (!(await this.keys.insertIfAbsent(manager, uid, jwk))) throw new KeyAlreadyRegistered();
-        await this.audit.recordIn(manager, { event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: true, ...detail } });
-        this.logger.log(`Registered ${uid} kid=${jwk.kid}`);
-        return { uid, kid: jwk.kid, public_jwk: jwk, is_new: true };
-      });
-    } catch (error) {
-      if (!(error instanceof KeyAlreadyRegistered)) throw error;
-      // A concurrent registration of the same key won: answer with its agent.
-      const winner = await this.keys.findWithAgent(jwk.kid);
-      if (!winner) throw error;
-      return this.registered(winner.agentUid, jwk, context);
+    const uid = newAgentUid();
+    if (await this.newAgents.submit({ uid, jwk, context, detail: { is_new: true, ...detail } })) {
+      this.logger.log(`Registered ${uid} kid=${jwk.kid}`);
+      return { uid, kid: jwk.kid, public_jwk: jwk, is_new: true };
     }
+    // The key exists (registered before, or by a concurrent request that won): its agent comes back.
+    const existing = await this.keys.findWithAgent(jwk.kid);
+    if (!existing) throw new Error(`key ${jwk.kid} neither inserted nor found`);
+    return this.registered(existing.agentUid, jwk, context);
   }
 
   async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
@@ -120,6 +132,11 @@ export class RegistrationService {
     await this.audit.record({ event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: false } });
     return { uid, kid: jwk.kid, public_jwk: current.jwk, is_new: false };
   }
+}
+
+function dedupeByKid(rows: readonly NewRegistration[]): NewRegistration[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => !seen.has(r.jwk.kid) && (seen.add(r.jwk.kid), true));
 }
 
 /** The JWK we store and publish: `{kty, crv, x, kid}`, kid computed here; a different client kid is refused. */
