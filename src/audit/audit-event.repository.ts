@@ -4,7 +4,8 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, NO_REQUEST } from './audit-entry';
 import type { AuditEventView } from './dto/audit-query.dto';
 
-const COLUMNS = [
+/** The columns an appended event fills, in the order of `auditRowOf`. */
+export const AUDIT_COLUMNS = [
   'event',
   'outcome',
   'error_code',
@@ -45,7 +46,7 @@ export class AuditEventRepository {
     if (entries.length === 0) return [];
     const values: unknown[] = [];
     const tuples = entries.map((entry) => {
-      const row = toRow(entry);
+      const row = auditRowOf(entry);
       const placeholders = row.map((value) => {
         values.push(value);
         return `$${values.length}`;
@@ -53,7 +54,7 @@ export class AuditEventRepository {
       return `(${placeholders.join(', ')})`;
     });
     const rows: Array<{ id: string }> = await (manager ?? this.dataSource).query(
-      `INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} RETURNING id`,
+      `INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} RETURNING id`,
       values,
     );
     return rows.map((r) => String(r.id));
@@ -118,7 +119,8 @@ function whereClause(filter: AuditFilter): { where: string; params: unknown[] } 
   return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : 'WHERE true', params };
 }
 
-function toRow(entry: AuditEntry): unknown[] {
+/** The values of an event, clipped to their columns, in AUDIT_COLUMNS order. */
+export function auditRowOf(entry: AuditEntry): unknown[] {
   const ctx = entry.context ?? NO_REQUEST;
   // Values may come from a refused request: clip them to the columns rather
   // than lose the event to a "value too long" error.

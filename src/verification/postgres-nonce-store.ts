@@ -1,10 +1,18 @@
 import { Injectable, Logger, OnApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { GroupCommit } from '../common/batching/group-commit';
 import { isDatabaseUnavailable } from '../common/filters/database-errors';
-import { NonceStore } from './nonce-store';
+import { NonceStore, replayed } from './nonce-store';
+import type { AuditEntry } from '../audit/audit-entry';
+import type { VerificationAuditSink } from './verification-audit';
 import { NonceClaim, UsedNonceRepository } from './used-nonce.repository';
 
 const PURGE_BATCH = 5000;
+
+interface RecordedClaim {
+  claim: NonceClaim;
+  success: AuditEntry;
+  sink: VerificationAuditSink;
+}
 
 /**
  * Nonces in PostgreSQL, shared by every instance. Concurrent requests are
@@ -25,8 +33,19 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
     super();
   }
 
+  private readonly recorded = new GroupCommit<RecordedClaim, boolean>(
+    (items) => this.claimAndRecordBatch(items),
+    256,
+    2,
+    isDatabaseUnavailable,
+  );
   consume(kid: string, nonce: string, expiresAtSeconds: number): Promise<boolean> {
     return this.batch.submit({ kid, nonce, expiresAtSeconds });
+  }
+
+  /** Nonce and audit row in the same statement, batched across concurrent requests. */
+  override consumeAndRecord(kid: string, nonce: string, expiresAtSeconds: number, success: AuditEntry, sink: VerificationAuditSink): Promise<boolean> {
+    return this.recorded.submit({ claim: { kid, nonce, expiresAtSeconds }, success, sink });
   }
 
   onApplicationBootstrap(): void {
@@ -51,6 +70,20 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
     }
     this.purged += total;
     return total;
+  }
+
+  private async claimAndRecordBatch(items: RecordedClaim[]): Promise<boolean[]> {
+    const firsts = new Set<string>();
+    const unique = items.filter((item) => {
+      const key = `${item.claim.kid}\u0000${item.claim.nonce}`;
+      return !firsts.has(key) && (firsts.add(key), true);
+    });
+    const fresh = await this.nonces.claimAndRecord(unique);
+    const byItem = new Map(unique.map((item, i) => [item, fresh[i]]));
+    // A nonce twice in one batch: the later ones are replays, recorded as such.
+    const duplicates = items.filter((item) => !byItem.has(item));
+    await Promise.all(duplicates.map((item) => item.sink.record(replayed(item.success))));
+    return items.map((item) => byItem.get(item) ?? false);
   }
 
   private async claimBatch(claims: NonceClaim[]): Promise<boolean[]> {

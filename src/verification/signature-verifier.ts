@@ -10,6 +10,8 @@ import { algorithmFitsKey } from './core/jwk';
 import { checkContentDigest } from './content-digest';
 import { Clock } from './clock';
 import { NonceStore } from './nonce-store';
+import type { AuditEntry } from '../audit/audit-entry';
+import type { VerificationAuditSink } from './verification-audit';
 import { requestViewOf } from './request-view';
 import { VerificationOptions } from './verification-options';
 
@@ -78,6 +80,20 @@ export class SignatureVerifier {
     // Kept until the signature could no longer pass the expiry check.
     const fresh = await this.nonces.consume(kid, nonce, expires! + this.options.clockSkewSeconds);
     if (!fresh) fail('REPLAYED_NONCE', 'signature has already been used');
+  }
+
+  /**
+   * Step 8 and the audit row of step 9 in one write where the store can (a
+   * replay is recorded as a REPLAYED_NONCE failure by the same write).
+   * Returns whether the nonce was fresh.
+   */
+  async consumeNonceAndRecord(kid: string, inspected: InspectedSignature, success: AuditEntry, sink: VerificationAuditSink): Promise<boolean> {
+    const { nonce, expires } = inspected.parsed.params;
+    if (nonce === undefined) {
+      await sink.record(success);
+      return true;
+    }
+    return this.nonces.consumeAndRecord(kid, nonce, expires! + this.options.clockSkewSeconds, success, sink);
   }
 
   private policy(requiredTag: string | undefined): SignaturePolicy {

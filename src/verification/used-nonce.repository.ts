@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { AuditEntry } from '../audit/audit-entry';
+import { AUDIT_COLUMNS, auditRowOf } from '../audit/audit-event.repository';
 
 export interface NonceClaim {
   kid: string;
@@ -38,6 +40,51 @@ export class UsedNonceRepository {
     );
     const inserted = new Set(rows.map((r) => `${r.kid}\u0000${Buffer.from(r.nonce_hash).toString('hex')}`));
     return claims.map((c) => inserted.has(`${c.kid}\u0000${nonceHash(c.nonce).toString('hex')}`));
+  }
+
+  /**
+   * Claims nonces and appends each request's `verify` audit row in one
+   * statement: success where the claim was new, REPLAYED_NONCE where the
+   * nonce was used before. Claims must be unique within the call.
+   */
+  async claimAndRecord(items: ReadonlyArray<{ claim: NonceClaim; success: AuditEntry }>): Promise<boolean[]> {
+    const rows = items.map((item) => auditRowOf(item.success));
+    const column = (name: (typeof AUDIT_COLUMNS)[number]) => rows.map((row) => row[AUDIT_COLUMNS.indexOf(name)]);
+    const result: Array<{ i: string; fresh: boolean }> = await this.dataSource.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::varchar[], $2::bytea[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[],
+                              $7::varchar[], $8::varchar[], $9::varchar[], $10::varchar[], $11::jsonb[])
+           WITH ORDINALITY AS t(kid, nonce_hash, expires_at, agent_uid, method, path, authority, ip, user_agent, request_id, detail, i)),
+       n AS (
+         INSERT INTO used_nonces (kid, nonce_hash, expires_at)
+         SELECT kid, nonce_hash, expires_at FROM input ORDER BY i
+         ON CONFLICT DO NOTHING
+         RETURNING kid, nonce_hash),
+       claimed AS (
+         SELECT input.*, n.kid IS NOT NULL AS fresh
+           FROM input LEFT JOIN n ON n.kid = input.kid AND n.nonce_hash = input.nonce_hash),
+       e AS (
+         INSERT INTO audit_events (event, outcome, error_code, agent_uid, kid, method, path, authority, ip, user_agent, request_id, detail)
+         SELECT 'verify', CASE WHEN fresh THEN 'success' ELSE 'failure' END, CASE WHEN fresh THEN NULL ELSE 'REPLAYED_NONCE' END,
+                agent_uid, kid, method, path, authority, ip, user_agent, request_id, detail
+           FROM claimed ORDER BY i
+         RETURNING id)
+       SELECT i::text AS i, fresh FROM claimed ORDER BY i`,
+      [
+        items.map((item) => item.claim.kid),
+        items.map((item) => nonceHash(item.claim.nonce)),
+        items.map((item) => new Date(item.claim.expiresAtSeconds * 1000).toISOString()),
+        column('agent_uid'),
+        column('method'),
+        column('path'),
+        column('authority'),
+        column('ip'),
+        column('user_agent'),
+        column('request_id'),
+        column('detail'),
+      ],
+    );
+    return result.map((r) => r.fresh);
   }
 
   /** Deletes up to `limit` expired rows; returns how many. */

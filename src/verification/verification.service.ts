@@ -21,6 +21,8 @@ export interface VerificationAttempt {
   uid?: string;
   kid?: string;
   coveredComponents?: string[];
+  /** The failure is already in the audit trail (written with the nonce). */
+  audited?: boolean;
 }
 
 /**
@@ -47,23 +49,30 @@ export class VerificationService {
     // audited one by one, so a flood cannot turn into a flood of writes.
     this.rateLimit?.checkFailures(ip, uidFromHeaderLoosely(req));
     try {
-      const agent = await this.authenticate(req, policy, attempt);
+      const { agent, inspected } = await this.verifySignature(req, policy, attempt);
+      // Authorization before the nonce is spent: a refused non-admin costs no write.
       if (policy.admin && !this.options.adminAgentUids.has(agent.uid)) {
         fail('FORBIDDEN', 'agent is not an administrator');
       }
-      await this.audit.record({
-        event: 'verify',
-        outcome: 'success',
+      // Step 8 and 9 together: nonce and audit row in one write (REPLAYED_NONCE recorded by it too).
+      const success = {
+        event: 'verify' as const,
+        outcome: 'success' as const,
         agentUid: agent.uid,
         kid: agent.kid,
         context: auditContextOf(req),
         detail: { components: agent.coveredComponents },
-      });
+      };
+      const fresh = await this.signatures.consumeNonceAndRecord(agent.kid, inspected, success, this.audit);
+      if (!fresh) {
+        attempt.audited = true;
+        fail('REPLAYED_NONCE', 'signature has already been used');
+      }
       return agent;
     } catch (error) {
       if (error instanceof DomainError) {
         this.rateLimit?.recordFailure(ip, attempt.uid);
-        await this.recordFailure(req, error, attempt);
+        if (!attempt.audited) await this.recordFailure(req, error, attempt);
       }
       throw error;
     }
@@ -71,26 +80,37 @@ export class VerificationService {
 
   /** Steps 1 to 8; throws a DomainError naming the first check that failed. */
   async authenticate(req: Request, policy: AuthenticateOptions, attempt: VerificationAttempt = {}): Promise<VerifiedAgent> {
+    const { agent, inspected } = await this.verifySignature(req, policy, attempt);
+    await this.signatures.consumeNonce(agent.kid, inspected);
+    return agent;
+  }
+
+  /** Steps 1 to 7: everything but spending the nonce. */
+  private async verifySignature(
+    req: Request,
+    policy: AuthenticateOptions,
+    attempt: VerificationAttempt,
+  ): Promise<{ agent: VerifiedAgent; inspected: InspectedSignature }> {
     const inspected = this.signatures.inspect(req, {
       requiredTag: this.options.tag,
       requiredComponents: policy.components,
     });
     attempt.kid = inspected.keyid;
     attempt.coveredComponents = inspected.coveredComponents;
-    const agent = parseSignatureAgent(headerOf(req, 'signature-agent'), inspected.parsed);
-    attempt.uid = firstLabel(agent.host);
-    this.checkSignatureAgentCoverage(inspected, agent, policy);
-    const resolved = await this.resolve(agent, inspected.keyid, policy.localOnly === true);
+    const agentRef = parseSignatureAgent(headerOf(req, 'signature-agent'), inspected.parsed);
+    attempt.uid = firstLabel(agentRef.host);
+    this.checkSignatureAgentCoverage(inspected, agentRef, policy);
+    const resolved = await this.resolve(agentRef, inspected.keyid, policy.localOnly === true);
     attempt.uid = resolved.uid;
     this.signatures.verifySignature(req, inspected, resolved.key);
-    await this.signatures.consumeNonce(resolved.kid, inspected);
-    return {
+    const agent = {
       uid: resolved.uid,
       kid: resolved.kid,
       public_jwk: resolved.publicJwk,
       well_known_url: resolved.wellKnownUrl,
       coveredComponents: inspected.coveredComponents,
     };
+    return { agent, inspected };
   }
 
   /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
