@@ -90,7 +90,8 @@ export async function startOurs(s: OursSettings): Promise<RunningServer> {
   if (s.databaseUrl) env.DATABASE_URL = s.databaseUrl;
   const log = openSync(s.logFile, 'a');
   // BENCH_OURS_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile our side only.
-  const flags = (process.env.BENCH_OURS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The same heap bound as `npm start` and the Docker image.
+  const flags = ['--max-old-space-size=256', ...(process.env.BENCH_OURS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const child = track(spawn(process.execPath, [...flags, join(ROOT, 'dist', 'main.js')], { cwd: s.workDir, env, stdio: ['ignore', log, log] }));
   closeSync(log);
   const server = { name: 'ours', port: s.port, authority: `localhost:${s.port}`, child };
