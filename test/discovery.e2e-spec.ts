@@ -63,8 +63,10 @@ describe('Discovery (e2e)', () => {
     const agent = await registerAgent(t.url, authority);
     await t.dataSource.query('SET enable_seqscan = off');
     const plan: Array<{ 'QUERY PLAN': string }> = await t.dataSource.query(
-      `EXPLAIN SELECT k.jwk FROM agents a LEFT JOIN public_keys k ON k.agent_uid = a.uid AND k.status = 'active' WHERE a.uid = $1 AND a.status = 'active'`,
-      [agent.uid],
+      // The query of PublicKeyRepository.findManyPublishedKeys.
+      `EXPLAIN SELECT a.uid, k.jwk FROM agents a LEFT JOIN public_keys k ON k.agent_uid = a.uid AND k.status = 'active'
+        WHERE a.uid = ANY($1::varchar[]) AND a.status = 'active'`,
+      [[agent.uid]],
     );
     await t.dataSource.query('RESET enable_seqscan');
     const text = plan.map((p) => p['QUERY PLAN']).join('\n');

@@ -31,19 +31,41 @@ export class PublicKeyRepository {
       : null;
   }
 
-  findByKid(kid: string, manager?: EntityManager): Promise<PublicKey | null> {
-    return (manager?.getRepository(PublicKey) ?? this.keys).findOneBy({ kid });
+  /** Many keys by primary key in one query (concurrent cache misses share it); null where unknown, in input order. */
+  async findManyWithAgent(kids: readonly string[]): Promise<Array<KeyWithAgent | null>> {
+    const rows: Array<{ kid: string; agent_uid: string; jwk: StoredPublicJwk; key_status: PublicKey['status']; agent_status: 'active' | 'disabled' }> =
+      await this.keys.query(
+        `SELECT k.kid, k.agent_uid, k.jwk, k.status AS key_status, a.status AS agent_status
+           FROM public_keys k JOIN agents a ON a.uid = k.agent_uid
+          WHERE k.kid = ANY($1::varchar[])`,
+        [kids],
+      );
+    const byKid = new Map(rows.map((row) => [row.kid, row]));
+    return kids.map((kid) => {
+      const row = byKid.get(kid);
+      return row ? { kid: row.kid, agentUid: row.agent_uid, jwk: row.jwk, keyStatus: row.key_status, agentStatus: row.agent_status } : null;
+    });
   }
 
-  /** The active keys of an active agent (empty when the agent is unknown or disabled): index lookups only. */
-  async findPublishedKeys(uid: string): Promise<{ agentFound: boolean; keys: StoredPublicJwk[] }> {
-    const rows: Array<{ jwk: StoredPublicJwk | null }> = await this.keys.query(
-      `SELECT k.jwk
+  /** Published keys of many agents in one query; for each uid, undefined when the agent is unknown or disabled. */
+  async findManyPublishedKeys(uids: readonly string[]): Promise<Array<StoredPublicJwk[] | undefined>> {
+    const rows: Array<{ uid: string; jwk: StoredPublicJwk | null }> = await this.keys.query(
+      `SELECT a.uid, k.jwk
          FROM agents a LEFT JOIN public_keys k ON k.agent_uid = a.uid AND k.status = 'active'
-        WHERE a.uid = $1 AND a.status = 'active'`,
-      [uid],
+        WHERE a.uid = ANY($1::varchar[]) AND a.status = 'active'`,
+      [uids],
     );
-    return { agentFound: rows.length > 0, keys: rows.flatMap((r) => (r.jwk ? [r.jwk] : [])) };
+    const byUid = new Map<string, StoredPublicJwk[]>();
+    for (const row of rows) {
+      const keys = byUid.get(row.uid) ?? [];
+      if (row.jwk) keys.push(row.jwk);
+      byUid.set(row.uid, keys);
+    }
+    return uids.map((uid) => byUid.get(uid));
+  }
+
+  findByKid(kid: string, manager?: EntityManager): Promise<PublicKey | null> {
+    return (manager?.getRepository(PublicKey) ?? this.keys).findOneBy({ kid });
   }
 
   findByAgent(uid: string): Promise<PublicKey[]> {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { fail } from '../common/errors/domain-error';
+import { GroupCommit } from '../common/batching/group-commit';
+import { isDatabaseUnavailable } from '../common/filters/database-errors';
 import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import { KeyInvalidation } from '../verification/key-invalidation';
@@ -16,6 +18,8 @@ import type { KeyDirectory } from './dto/key-directory.dto';
 @Injectable()
 export class DiscoveryService {
   private readonly cache?: LRUCache<string, KeyDirectory>;
+  /** Misses of concurrent requests share one query. */
+  private readonly reads = new GroupCommit<string, StoredPublicJwk[] | undefined>((uids) => this.keys.findManyPublishedKeys(uids), 256, 4, isDatabaseUnavailable);
 
   constructor(
     private readonly keys: PublicKeyRepository,
@@ -36,8 +40,8 @@ export class DiscoveryService {
   async directory(uid: string): Promise<KeyDirectory> {
     const cached = this.cache?.get(uid);
     if (cached) return cached;
-    const { agentFound, keys } = await this.keys.findPublishedKeys(uid);
-    if (!agentFound) fail('UNKNOWN_AGENT', 'unknown agent');
+    const keys = await this.reads.submit(uid);
+    if (!keys) fail('UNKNOWN_AGENT', 'unknown agent');
     const directory = toDirectory(keys);
     this.cache?.set(uid, directory);
     return directory;

@@ -2,6 +2,8 @@ import { KeyObject } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { fail } from '../common/errors/domain-error';
+import { GroupCommit } from '../common/batching/group-commit';
+import { isDatabaseUnavailable } from '../common/filters/database-errors';
 import { KeyWithAgent, PublicKeyRepository } from '../agents/public-key.repository';
 import type { SignatureAgentRef } from './core/signature-agent';
 import { agentUidFromHost } from './core/agent-host';
@@ -14,6 +16,10 @@ interface CachedKey {
   key: KeyObject;
 }
 
+// A kid is the thumbprint of its key: the key material behind a kid never
+// changes, so imported KeyObjects are kept longer than the status rows.
+const KEY_OBJECTS_MAX = 100_000;
+
 /**
  * Our own agents: the key row (with its agent's status) by primary key,
  * behind a small LRU whose entries live at most `keyCache.ttlMs`. A rotation
@@ -23,6 +29,9 @@ interface CachedKey {
 @Injectable()
 export class LocalKeyResolver extends KeyResolver {
   private readonly cache: LRUCache<string, CachedKey>;
+  private readonly keyObjects = new LRUCache<string, KeyObject>({ max: KEY_OBJECTS_MAX });
+  /** Cache misses of concurrent requests share one query. */
+  private readonly reads = new GroupCommit<string, KeyWithAgent | null>((kids) => this.keys.findManyWithAgent(kids), 256, 4, isDatabaseUnavailable);
   hits = 0;
   misses = 0;
 
@@ -77,6 +86,15 @@ export class LocalKeyResolver extends KeyResolver {
     this.cache.clear();
   }
 
+  private keyObjectOf(row: KeyWithAgent): KeyObject {
+    let key = this.keyObjects.get(row.kid);
+    if (!key) {
+      key = importPublicJwk(row.jwk);
+      this.keyObjects.set(row.kid, key);
+    }
+    return key;
+  }
+
   private async lookup(kid: string): Promise<CachedKey | undefined> {
     const hit = this.options.keyCache.ttlMs > 0 ? this.cache.get(kid) : undefined;
     if (hit) {
@@ -84,9 +102,9 @@ export class LocalKeyResolver extends KeyResolver {
       return hit;
     }
     this.misses++;
-    const row = await this.keys.findWithAgent(kid);
+    const row = await this.reads.submit(kid);
     if (!row) return undefined;
-    const entry = { row, key: importPublicJwk(row.jwk) };
+    const entry = { row, key: this.keyObjectOf(row) };
     if (this.options.keyCache.ttlMs > 0) this.cache.set(kid, entry);
     return entry;
   }
