@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { send } from './agents';
+import { freePort } from '../../test/support/free-port';
 
 export const ROOT = join(__dirname, '..', '..');
 const VESTAUTH_CLI = join(ROOT, 'node_modules', 'vestauth', 'src', 'cli', 'vestauth.js');
@@ -42,17 +42,6 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Settings our service runs with besides port, URL and database. The
@@ -227,3 +216,5 @@ export class RssSampler {
     }
   }
 }
+
+export { freePort };

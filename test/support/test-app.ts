@@ -1,10 +1,10 @@
-import { createServer } from 'node:net';
 import { Test } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config';
 import { APP_OPTIONS, configureApp } from '../../src/bootstrap';
+import { freePort } from './free-port';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -16,19 +16,6 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A free loopback TCP port (so PUBLIC_URL can name the port before listening). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Boots the real AppModule on the test database and listens on a real
@@ -76,3 +63,5 @@ function silentUnlessError() {
     fatal: (...args: unknown[]) => process.stderr.write(`[test app fatal] ${args.map(String).join(' ')}\n`),
   };
 }
+
+export { freePort };

@@ -10,8 +10,23 @@ import { AUDIT_EVENTS, type AuditEventType, type AuditOutcome } from '../entitie
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 const TIMESTAMP_MESSAGE = { message: '$property must be a timestamp such as 2026-01-01T00:00:00Z' };
 
+/** from/to of the audit queries (and of the summary alone). */
+export class AuditSummaryQueryDto {
+  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound of occurred_at (ISO 8601).' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive upper bound of occurred_at (ISO 8601).' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
+  to?: string;
+}
+
 /** Filters of GET /admin/audit-events (and its CSV form). */
-export class AuditQueryDto {
+export class AuditQueryDto extends AuditSummaryQueryDto {
   @ApiPropertyOptional({ description: 'Events of this agent.', pattern: '^agent-[0-9a-f]{24}$' })
   @IsOptional()
   @Matches(/^agent-[0-9a-f]{24}$/, { message: 'agent_uid must be agent-<24 hex>' })
@@ -32,18 +47,6 @@ export class AuditQueryDto {
   @Matches(/^[A-Z_]{1,40}$/, { message: 'error_code must be an error code such as INVALID_SIGNATURE' })
   error_code?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound of occurred_at (ISO 8601).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
-  from?: string;
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive upper bound of occurred_at (ISO 8601).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
-  to?: string;
-
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'Page size (JSON only; CSV streams the whole range).' })
   @IsOptional()
   @Type(() => Number)
@@ -63,19 +66,6 @@ export class AuditQueryDto {
   format?: 'json' | 'csv';
 }
 
-export class AuditSummaryQueryDto {
-  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound of occurred_at (ISO 8601).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
-  from?: string;
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive upper bound of occurred_at (ISO 8601).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
-  to?: string;
-}
 
 const NULLABLE_STRING = { type: 'string', nullable: true } as const;
 

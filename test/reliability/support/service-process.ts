@@ -1,8 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../support/free-port';
 
 const ROOT = join(__dirname, '..', '..', '..');
 /**
@@ -39,19 +39,6 @@ export function ensureServiceBuilt(): void {
   execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'inherit', timeout: 180_000 });
 }
 
-/** A free loopback TCP port (test/support/test-app.ts has one too, but importing it loads the whole AppModule). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `node dist/main.js` on a free port with only the given
@@ -136,3 +123,5 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, ms: n
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export { freePort };
