@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { createInternalApi } from '../examples/internal-api/internal-api';
 import { KeyResolver } from '../src/verification/key-resolver';
+import type { VerificationModuleOptions } from '../src/verification/verification.module';
 import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
 import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { freePort, startTestApp, TestApp } from './support/test-app';
@@ -30,8 +31,8 @@ interface InternalApi {
  * directory fetches go to the authority on loopback over http, which only
  * these two options allow.
  */
-async function startInternalApi(authorityUrl: string): Promise<InternalApi> {
-  const port = await freePort();
+async function startInternalApi(authorityUrl: string, extra: Partial<VerificationModuleOptions> = {}, fixedPort?: number): Promise<InternalApi> {
+  const port = fixedPort ?? (await freePort());
   const logs: LogLine[] = [];
   const app = await createInternalApi(
     {
@@ -39,6 +40,7 @@ async function startInternalApi(authorityUrl: string): Promise<InternalApi> {
       acceptedAuthorities: [`localhost:${port}`],
       allowInsecureLocalhost: true,
       allowPrivateNetworks: true,
+      ...extra,
     },
     { logger: capturingLogger(logs) },
   );
@@ -271,5 +273,32 @@ describe('Internal API directory cache (e2e)', () => {
     const after = resolver.stats();
     expect(after.fetches - before.fetches).toBe(1);
     expect(after.hits - before.hits).toBe(2);
+  });
+
+  describe('with nonces in PostgreSQL (nonceStore: { dataSource })', () => {
+    it('refuses on one instance a signature already used on another', async () => {
+      const t = await startTestApp();
+      // Two instances of the API behind one address share the authority's database for nonces.
+      const port = await freePort();
+      const first = await startInternalApi(t.url, { nonceStore: { dataSource: t.dataSource } }, port);
+      const agent = await registerAgent(t.url, `localhost:${t.port}`);
+      const headers = signatureHeaders(agent, { authority: first.authority, agentUrl: agent.agentUrl });
+      try {
+        await request(first.url).get('/reports').set(headers).expect(200);
+        await first.app.close();
+        const second = await startInternalApi(t.url, { nonceStore: { dataSource: t.dataSource } }, port);
+        try {
+          const res = await request(second.url).get('/reports').set(headers).expect(401);
+          expect(res.body.error.code).toBe('REPLAYED_NONCE');
+          // The registration's nonce (at the authority) and the one use at the API.
+          const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM used_nonces WHERE kid = $1`, [agent.kid]);
+          expect(rows[0].n).toBe(2);
+        } finally {
+          await second.app.close();
+        }
+      } finally {
+        await t.close();
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { AgentsModule } from '../agents/agents.module';
 import { AuditModule } from '../audit/audit.module';
@@ -40,8 +41,13 @@ export interface VerificationModuleOptions {
   /** Allow http:// and loopback authorities (development and tests only). */
   allowInsecureLocalhost?: boolean;
   allowPrivateNetworks?: boolean;
-  /** A shared nonce store (e.g. PostgreSQL); default in memory, per instance, with a warning. */
-  nonceStore?: NonceStore;
+  /**
+   * Where nonces live. A TypeORM DataSource of the service's own PostgreSQL
+   * (with the `used_nonces` table, see the README) makes replay protection
+   * hold across its instances; any NonceStore works too. Default: in memory,
+   * per instance, with a warning.
+   */
+  nonceStore?: NonceStore | { dataSource: DataSource };
 }
 
 const SHARED_PROVIDERS: Provider[] = [
@@ -99,7 +105,7 @@ export class VerificationModule {
       providers: [
         ...SHARED_PROVIDERS,
         { provide: VerificationOptions, useValue: fromModuleOptions(options) },
-        { provide: NonceStore, useFactory: () => options.nonceStore ?? new MemoryNonceStore() },
+        { provide: NonceStore, useFactory: () => nonceStoreOf(options) },
         { provide: VerificationAuditSink, useClass: LogAuditSink },
         {
           provide: VerificationService,
@@ -122,6 +128,13 @@ class LogAuditSink extends VerificationAuditSink {
     if (entry.outcome === 'success') this.logger.log(line);
     else this.logger.warn(line);
   }
+}
+
+function nonceStoreOf(options: VerificationModuleOptions): NonceStore {
+  const store = options.nonceStore;
+  if (!store) return new MemoryNonceStore();
+  if (store instanceof NonceStore) return store;
+  return new PostgresNonceStore(new UsedNonceRepository(store.dataSource), 60);
 }
 
 function fromAppConfig(config: AppConfig): VerificationOptions {
