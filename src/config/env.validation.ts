@@ -246,6 +246,10 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
     const first = errors[0];
     throw new ConfigValidationError(first.property, describe(first, raw[first.property]));
   }
+  // Remote discovery is HTTPS-only in production, whatever else is set.
+  if (env.NODE_ENV === 'production' && env.REMOTE_ALLOW_INSECURE_LOCALHOST) {
+    throw new ConfigValidationError('REMOTE_ALLOW_INSECURE_LOCALHOST', 'must be false when NODE_ENV=production (remote directories are HTTPS only)');
+  }
   return env;
 }
 

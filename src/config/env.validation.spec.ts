@@ -1,0 +1,28 @@
+import { ConfigValidationError, validateEnvironment } from './env.validation';
+
+describe(validateEnvironment.name, () => {
+  it('fills safe defaults: nothing trusted, nobody admin', () => {
+    const env = validateEnvironment({});
+    expect(env).toMatchObject({ PORT: 3000, TRUSTED_AGENT_DOMAINS: '', ADMIN_AGENT_UIDS: '', REQUIRE_NONCE: true, TRUST_PROXY: 'false', CLOCK_SKEW_SECONDS: 30 });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PUBLIC_URL', 'notaurl'],
+    ['ADMIN_AGENT_UIDS', 'bob'],
+    ['TRUSTED_AGENT_DOMAINS', 'https://x'],
+    ['CLOCK_SKEW_SECONDS', '-1'],
+  ])('names the variable of a bad value (%s=%s)', (name, value) => {
+    expect(() => validateEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}: `));
+  });
+
+  it('never echoes DATABASE_URL, which may hold a password', () => {
+    expect(() => validateEnvironment({ DATABASE_URL: 'mysql://u:secret@h/db' })).toThrow(ConfigValidationError);
+    expect(() => validateEnvironment({ DATABASE_URL: 'mysql://u:secret@h/db' })).not.toThrow(/secret/);
+  });
+
+  it('keeps remote discovery HTTPS-only in production', () => {
+    expect(() => validateEnvironment({ NODE_ENV: 'production', REMOTE_ALLOW_INSECURE_LOCALHOST: 'true' })).toThrow(/REMOTE_ALLOW_INSECURE_LOCALHOST/);
+    expect(validateEnvironment({ NODE_ENV: 'development', REMOTE_ALLOW_INSECURE_LOCALHOST: 'true' }).REMOTE_ALLOW_INSECURE_LOCALHOST).toBe(true);
+  });
+});
