@@ -97,7 +97,7 @@ describe('Operator CLI (e2e)', () => {
     expect(agents.stdout).toContain(agent.uid);
 
     const revoked = await cli('revoke', agent.uid, agent.kid, '--reason', 'key leaked');
-    expect(revoked.code).toBe(0);
+    expect({ code: revoked.code, stderr: revoked.stderr }).toEqual({ code: 0, stderr: '' });
     expect(revoked.stdout).toMatch(new RegExp(`${agent.kid}\\s+revoked`));
 
     const audit = await cli('audit', '--agent', agent.uid);
