@@ -23,7 +23,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AuditEventRepository, AuditFilter } from '../src/audit/audit-event.repository';
-import { decodeCursor } from '../src/audit/audit-query.service';
+import { toFilter } from '../src/audit/audit-query.service';
+import { AuditQueryDto } from '../src/audit/dto/audit-query.dto';
 import { createApp } from '../src/bootstrap';
 import { loadAppConfig } from '../src/config/app-config';
 import { agentHeaders, registerAgent, RegisteredAgent } from '../test/factories/agent.factory';
@@ -212,15 +213,7 @@ async function explain(dataSource: DataSource, query: Record<string, string>): P
     plan.push(...rows.map((r) => r['QUERY PLAN']));
     return dataSource.query<T>(sql, parameters);
   };
-  const filter: AuditFilter = {
-    agentUid: query.agent_uid,
-    event: query.event,
-    outcome: query.outcome,
-    errorCode: query.error_code,
-    from: query.from ? new Date(query.from) : undefined,
-    to: query.to ? new Date(query.to) : undefined,
-    beforeId: query.cursor ? decodeCursor(query.cursor) : undefined,
-  };
+  const filter: AuditFilter = toFilter(Object.assign(new AuditQueryDto(), query));
   // The service asks for one row more than the page, to know whether another follows.
   await new AuditEventRepository(explaining).search(filter, 51);
   return plan;

@@ -69,7 +69,8 @@ export class AuditQueryService {
   }
 }
 
-function toFilter(query: AuditQueryDto): AuditFilter {
+/** The repository filter of an admin query (also used by scripts/bench-audit.ts to EXPLAIN the same query). */
+export function toFilter(query: AuditQueryDto): AuditFilter {
   return {
     agentUid: query.agent_uid,
     event: query.event,
