@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { fail } from '../common/errors/domain-error';
 import { parseSignatureHeaders, ParsedSignature } from './core/signature-headers';
 import { checkSignatureParams, SignaturePolicy } from './core/signature-policy';
-import { buildSignatureBase, coversComponent } from './core/signature-base';
+import { buildSignatureBase, coversComponent, RequestView } from './core/signature-base';
 import { verifySignatureBytes } from './core/signature-crypto';
 import { algorithmFitsKey } from './core/jwk';
 import { checkContentDigest } from './content-digest';
@@ -25,6 +25,8 @@ export interface InspectOptions {
 /** A signature whose headers, parameters, components and authority passed (steps 1 to 4). */
 export interface InspectedSignature {
   parsed: ParsedSignature;
+  /** The request as its components see it, built once for steps 4 and 7. */
+  request: RequestView;
   keyid: string;
   alg: string;
   /** Component names as covered, e.g. ["@authority", "signature-agent"]. */
@@ -51,9 +53,11 @@ export class SignatureVerifier {
     });
     checkSignatureParams(parsed.params, this.policy(inspectOptions.requiredTag), this.clock.nowSeconds());
     this.checkComponents(parsed, inspectOptions.requiredComponents ?? []);
-    this.checkAuthority(req);
+    const request = requestViewOf(req);
+    this.checkAuthority(request.authority);
     return {
       parsed,
+      request,
       keyid: parsed.params.keyid!,
       alg: parsed.params.alg!,
       coveredComponents: parsed.components.map((c) => c.name),
@@ -63,7 +67,7 @@ export class SignatureVerifier {
   /** Step 7: the signature over the base built from this request, and the body digest when covered. */
   verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): void {
     if (!algorithmFitsKey(inspected.alg, key)) fail('UNSUPPORTED_ALGORITHM', 'algorithm does not match the key');
-    const base = buildSignatureBase(inspected.parsed, requestViewOf(req));
+    const base = buildSignatureBase(inspected.parsed, inspected.request);
     if (!verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature)) {
       fail('INVALID_SIGNATURE', 'invalid signature');
     }
@@ -116,8 +120,7 @@ export class SignatureVerifier {
   }
 
   /** Step 4: a signature made for another host is refused even if it verifies. */
-  private checkAuthority(req: Request): void {
-    const authority = requestViewOf(req).authority;
+  private checkAuthority(authority: string): void {
     if (!this.options.acceptedAuthorities.includes(authority)) {
       fail('WRONG_AUTHORITY', 'request authority is not this service', { authority: authority.slice(0, 100) });
     }

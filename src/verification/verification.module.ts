@@ -119,14 +119,18 @@ export class VerificationModule {
   }
 }
 
-/** Outside the authority, verification outcomes go to the log. */
+/**
+ * Outside the authority, verification outcomes go to the log. Refusals are
+ * already logged at warn by VerificationService; a replay found by the
+ * nonce store is logged here.
+ */
 class LogAuditSink extends VerificationAuditSink {
   private readonly logger = new Logger('SignedAgentAudit');
 
   async record(entry: AuditEntry): Promise<void> {
     const line = `verify ${entry.outcome}${entry.errorCode ? ` ${entry.errorCode}` : ''} agent=${entry.agentUid ?? '-'} ${entry.context?.method ?? ''} ${entry.context?.path ?? ''}`;
     if (entry.outcome === 'success') this.logger.log(line);
-    else this.logger.warn(line);
+    else if (entry.errorCode === 'REPLAYED_NONCE') this.logger.warn(line);
   }
 }
 
