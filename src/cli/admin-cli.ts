@@ -19,6 +19,7 @@ import { AgentListQueryDto } from '../registration/dto/agent-admin.dto';
 import { RegistrationService } from '../registration/registration.service';
 import { jwkThumbprint } from '../verification/core/jwk';
 import { formatTable } from './table';
+import { protectKids } from './admin-cli-args';
 
 const USAGE = `Operator CLI of the vestauth authority (same services as the HTTP API, same database).
 
@@ -55,7 +56,7 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: protectKids(argv), options: OPTIONS, allowPositionals: true });
   const [command, ...args] = positionals;
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
