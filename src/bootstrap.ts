@@ -10,6 +10,7 @@ import { accessLogMiddleware } from './logging/access-log.middleware';
 import { RootLogger } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-logger';
 import { setupOpenApi } from './common/http/openapi';
+import { HotRoutes, headersSetBy } from './hot-routes/hot-routes';
 
 /** Options every instance of the app is created with (main.ts and the tests alike). */
 export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
@@ -38,12 +39,11 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   express.use(requestIdMiddleware);
   express.use(accessLogMiddleware(app.get(RootLogger).logger));
   // Security headers; CORS stays closed unless CORS_ORIGINS names origins.
-  express.use(
-    helmet({
-      // upgrade-insecure-requests would break every asset of a plain-http deployment (the docs UI).
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.publicUrl.protocol === 'https:' ? [] : null } },
-    }),
-  );
+  const securityHeaders = helmet({
+    // upgrade-insecure-requests would break every asset of a plain-http deployment (the docs UI).
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.publicUrl.protocol === 'https:' ? [] : null } },
+  });
+  express.use(securityHeaders);
   if (config.corsOrigins.length > 0) express.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 });
   express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
   express.set('trust proxy', config.trustProxy);
@@ -65,6 +65,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     });
   });
   setupOpenApi(app, config);
+  // GET /whoami and the key directory skip Express's router and Nest's pipeline (same code, same answers).
+  HotRoutes.install(app, config, headersSetBy(securityHeaders));
   // process.exit(0) once closed: Nest's default re-raises the signal, so an
   // orderly stop would look like a crash (exit 143) to Docker and Kubernetes.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });

@@ -13,25 +13,33 @@ type LoggedRequest = Request & { verifiedAgent?: { uid: string } };
  */
 export function accessLogMiddleware(logger: Logger) {
   return (req: LoggedRequest, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (!logger.isLevelEnabled(level)) return;
-      const path = (req.originalUrl ?? req.url).split('?', 1)[0].slice(0, 200);
-      if (level === 'info' && QUIET_PATHS.has(path)) return;
-      const errorCode = (res.locals as { errorCode?: string }).errorCode;
-      logger[level](
-        {
-          req: { id: req.headers['x-request-id'], method: req.method, path },
-          res: { status },
-          responseTime: Number(process.hrtime.bigint() - started) / 1e6,
-          ...(req.verifiedAgent ? { agent_uid: req.verifiedAgent.uid } : {}),
-          ...(errorCode ? { error_code: errorCode } : {}),
-        },
-        `${req.method} ${path} ${status}`,
-      );
-    });
+    logAccessOnFinish(logger, req, res);
     next();
   };
+}
+
+/** The middleware's work, shared with the hot routes (hot-routes.ts), which run before Express. */
+export function logAccessOnFinish(logger: Logger, req: LoggedRequest, res: Response): void {
+  const started = process.hrtime.bigint();
+  res.once('finish', () => logAccess(logger, req, res, started));
+}
+
+/** The access line of a finished response that was started at `started` (process.hrtime.bigint()). */
+export function logAccess(logger: Logger, req: LoggedRequest, res: Response, started: bigint): void {
+  const status = res.statusCode;
+  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
+  const path = (req.originalUrl ?? req.url).split('?', 1)[0].slice(0, 200);
+  if (level === 'info' && QUIET_PATHS.has(path)) return;
+  const errorCode = (res.locals as { errorCode?: string }).errorCode;
+  logger[level](
+    {
+      req: { id: req.headers['x-request-id'], method: req.method, path },
+      res: { status },
+      responseTime: Number(process.hrtime.bigint() - started) / 1e6,
+      ...(req.verifiedAgent ? { agent_uid: req.verifiedAgent.uid } : {}),
+      ...(errorCode ? { error_code: errorCode } : {}),
+    },
+    `${req.method} ${path} ${status}`,
+  );
 }

@@ -5,7 +5,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
 import { SignedAgentPolicy } from './signed-agent.decorator';
 import { VerificationService } from './verification.service';
-import type { VerifiedAgent } from './verified-agent';
+import type { SignedAgentOptions, VerifiedAgent } from './verified-agent';
 
 export type SignedRequest = Request & { verifiedAgent?: VerifiedAgent };
 
@@ -24,12 +24,18 @@ export class SignedRequestGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const policy = this.reflector.getAllAndOverride(SignedAgentPolicy, [context.getHandler(), context.getClass()]) ?? {};
-    const request = context.switchToHttp().getRequest<SignedRequest>();
+    await this.verifyRequest(context.switchToHttp().getRequest<SignedRequest>(), policy);
+    return true;
+  }
+
+  /** Verifies, leaves the agent on the request and counts the outcome; the hot routes (hot-routes.ts) call it directly. */
+  async verifyRequest(request: SignedRequest, policy: SignedAgentOptions): Promise<VerifiedAgent> {
     const started = process.hrtime.bigint();
     try {
-      request.verifiedAgent = await this.verification.verify(request, policy);
+      const agent = await this.verification.verify(request, policy);
+      request.verifiedAgent = agent;
       this.observe(started, 'success', 'none');
-      return true;
+      return agent;
     } catch (error) {
       this.observe(started, 'failure', error instanceof DomainError ? error.code : 'ERROR');
       throw error;

@@ -44,6 +44,6 @@ export class WhoamiController {
   }
 }
 
-function toWhoami(agent: VerifiedAgent): WhoamiResponse {
+export function toWhoami(agent: VerifiedAgent): WhoamiResponse {
   return { uid: agent.uid, kid: agent.kid, public_jwk: agent.public_jwk, well_known_url: agent.well_known_url };
 }

@@ -42,8 +42,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const response = ctx.getResponse<Response>();
-    const request = ctx.getRequest<Request>();
+    this.respond(exception, ctx.getRequest<Request>(), ctx.getResponse<Response>());
+  }
+
+  /** Answers with the error; the hot routes (hot-routes.ts) call it directly. */
+  respond(exception: unknown, request: Request, response: Response): void {
     const body = this.toBody(exception, request);
     if (body.error.status >= 500) {
       this.logServerError(exception, body, request);
