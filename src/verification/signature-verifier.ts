@@ -65,10 +65,10 @@ export class SignatureVerifier {
   }
 
   /** Step 7: the signature over the base built from this request, and the body digest when covered. */
-  verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): void {
+  async verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): Promise<void> {
     if (!algorithmFitsKey(inspected.alg, key)) fail('UNSUPPORTED_ALGORITHM', 'algorithm does not match the key');
     const base = buildSignatureBase(inspected.parsed, inspected.request);
-    if (!verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature)) {
+    if (!(await verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature))) {
       fail('INVALID_SIGNATURE', 'invalid signature');
     }
     // Only after the signature holds does the (signed) digest header mean anything.
