@@ -24,6 +24,7 @@ export interface VerificationSettings {
   /** Foreign authority host patterns (`*.example.com` or `example.com`) resolved remotely. */
   trustedAgentDomains: readonly string[];
   keyCacheTtlMs: number;
+  keyCacheNotifiedTtlMs: number;
   keyCacheMaxEntries: number;
   remote: {
     allowInsecureLocalhost: boolean;
@@ -89,6 +90,7 @@ export class AppConfig {
       acceptedAuthorities: unique([this.authority, ...list(env.ACCEPTED_AUTHORITIES)]),
       trustedAgentDomains: list(env.TRUSTED_AGENT_DOMAINS),
       keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
+      keyCacheNotifiedTtlMs: env.KEY_CACHE_NOTIFIED_TTL_MS,
       keyCacheMaxEntries: env.KEY_CACHE_MAX_ENTRIES,
       remote: {
         allowInsecureLocalhost: env.REMOTE_ALLOW_INSECURE_LOCALHOST,

@@ -140,9 +140,15 @@ export class EnvironmentVariables {
 
   @Transform(toInt)
   @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  KEY_CACHE_NOTIFIED_TTL_MS = 300_000;
+
+  @Transform(toInt)
+  @IsInt()
   @Min(1)
   @Max(1_000_000)
-  KEY_CACHE_MAX_ENTRIES = 10_000;
+  KEY_CACHE_MAX_ENTRIES = 100_000;
 
   @Transform(toInt)
   @IsInt()

@@ -7,13 +7,14 @@ import { PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import { KeyInvalidation } from '../verification/key-invalidation';
 import { VerificationOptions } from '../verification/verification-options';
+import { KeyCachePolicy } from '../verification/key-cache-policy';
 import type { KeyDirectory } from './dto/key-directory.dto';
 
 /**
  * Directories are read far more often than keys change: each is cached
- * under the same bound as the key cache (KEY_CACHE_TTL_MS, LRU), evicted at
- * once on rotation, revocation or disabling here and, through LISTEN/NOTIFY,
- * in the other instances. Unknown agents are not cached.
+ * like a key (LRU, KeyCachePolicy's TTL), evicted at once on rotation,
+ * revocation or disabling here and, through LISTEN/NOTIFY, in the other
+ * instances. Unknown agents are not cached.
  */
 @Injectable()
 export class DiscoveryService {
@@ -25,9 +26,10 @@ export class DiscoveryService {
     private readonly keys: PublicKeyRepository,
     options: VerificationOptions,
     invalidation: KeyInvalidation,
+    private readonly policy: KeyCachePolicy,
   ) {
-    if (options.keyCache.ttlMs > 0) {
-      const cache = new LRUCache<string, KeyDirectory>({ max: options.keyCache.maxEntries, ttl: options.keyCache.ttlMs });
+    if (policy.enabled) {
+      const cache = new LRUCache<string, KeyDirectory>({ max: options.keyCache.maxEntries, ttl: policy.maxTtlMs });
       this.cache = cache;
       invalidation.subscribe((change) => {
         if (change === 'all') cache.clear();
@@ -40,10 +42,11 @@ export class DiscoveryService {
   async directory(uid: string): Promise<KeyDirectory> {
     const cached = this.cache?.get(uid);
     if (cached) return cached;
+    const started = this.policy.readStarted();
     const keys = await this.reads.submit(uid);
     if (!keys) fail('UNKNOWN_AGENT', 'unknown agent');
     const directory = toDirectory(keys);
-    this.cache?.set(uid, directory);
+    this.cache?.set(uid, directory, { ttl: this.policy.ttlMs(started) });
     return directory;
   }
 }

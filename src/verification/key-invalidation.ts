@@ -5,8 +5,10 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseEndpoint } from '../database/database-endpoint';
 import { LocalKeyResolver } from './local-key-resolver';
+import { KeyCachePolicy } from './key-cache-policy';
 
 const CHANNEL = 'vestauth_key_changes';
+export const LISTENER_APPLICATION_NAME = 'vestauth key listener';
 
 export interface KeyChange {
   kid?: string;
@@ -16,9 +18,11 @@ export interface KeyChange {
 /**
  * Rotation, revocation and disabling reach every instance's key cache: this
  * instance evicts at once, the others through PostgreSQL LISTEN/NOTIFY
- * (sent with the change). If the listener connection drops, each instance
- * still forgets a key within KEY_CACHE_TTL_MS, and it clears its whole
- * cache when the listener reconnects, since notifications may have been missed.
+ * (sent with the change). The listener connection is checked every half
+ * KEY_CACHE_TTL_MS (a query that must answer within the other half): when
+ * it fails, drops or hangs, the caches are cleared at once and entries live
+ * only KEY_CACHE_TTL_MS until it is back (KeyCachePolicy), and they are
+ * cleared again when it reconnects, since notifications may have been missed.
  */
 @Injectable()
 export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -26,6 +30,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   private listener?: Client;
   private stopped = false;
   private retryTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
   /** Whether LISTEN is active (false on the embedded database, which is one session). */
   listening = false;
   private readonly listeners: Array<(change: KeyChange | 'all') => void> = [];
@@ -35,6 +40,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly endpoint: DatabaseEndpoint,
     private readonly config: AppConfig,
+    private readonly policy: KeyCachePolicy,
   ) {}
 
   /** Other caches of key material (the directory cache) hear of every change too. */
@@ -54,12 +60,15 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private apply(change: KeyChange | 'all'): void {
+    this.policy.evicted();
     if (change === 'all') this.local.clear();
     else this.local.invalidate({ kid: change.kid, agentUid: change.kid ? undefined : change.uid });
     for (const listener of this.listeners) listener(change);
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // The embedded database has one user, this process (DATA_DIR's pid lock): every change is made, and evicted, here.
+    if (this.endpoint.isEmbedded) this.policy.setNotified(true);
     if (this.endpoint.isEmbedded || this.config.database.singleSession) return;
     await this.listen();
   }
@@ -67,6 +76,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
     await this.listener?.end().catch(() => undefined);
   }
 
@@ -81,7 +91,13 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.endpoint.url, connectionTimeoutMillis: this.config.database.connectTimeoutMs, keepAlive: true });
+    const client = new Client({
+      connectionString: this.endpoint.url,
+      connectionTimeoutMillis: this.config.database.connectTimeoutMs,
+      keepAlive: true,
+      // Names the session in pg_stat_activity for operators (and the reliability test that freezes it).
+      application_name: `${LISTENER_APPLICATION_NAME} ${process.pid}`,
+    });
     client.on('notification', (message: Notification) => this.onNotification(message));
     client.on('error', (error: Error) => this.onListenerLost(client, error));
     client.on('end', () => this.onListenerLost(client, new Error('connection ended')));
@@ -91,6 +107,8 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
       this.listener = client;
       if (!this.listening) this.apply('all');
       this.listening = true;
+      this.policy.setNotified(true);
+      this.startHeartbeat(client);
     } catch (error) {
       this.onListenerLost(client, error as Error);
     }
@@ -105,9 +123,40 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
+  /** A notification sent before the heartbeat's query arrives before its answer; no answer in time: treat the channel as lost. */
+  private startHeartbeat(client: Client): void {
+    const ttl = this.config.verification.keyCacheTtlMs;
+    if (ttl <= 0) return;
+    const half = Math.max(100, Math.floor(ttl / 2));
+    clearInterval(this.heartbeatTimer);
+    let inFlight = false;
+    this.heartbeatTimer = setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      const timeout = setTimeout(() => this.onListenerLost(client, new Error(`no heartbeat answer within ${half} ms`)), half);
+      client
+        .query('SELECT 1')
+        .then(
+          () => undefined,
+          (error: Error) => this.onListenerLost(client, error),
+        )
+        .finally(() => {
+          clearTimeout(timeout);
+          inFlight = false;
+        });
+    }, half);
+    this.heartbeatTimer.unref();
+  }
+
   private onListenerLost(client: Client, error: Error): void {
     if (this.stopped || (this.listener && this.listener !== client)) return;
-    if (this.listening) this.logger.warn(`Key change listener lost (${error.message}); retrying, cache TTL still bounds staleness`);
+    if (this.listening) this.logger.warn(`Key change listener lost (${error.message}); caches cleared, retrying`);
+    clearInterval(this.heartbeatTimer);
+    // Notifications may be missed from now on: nothing cached under the long TTL may stay.
+    if (this.listening) {
+      this.policy.setNotified(false);
+      this.apply('all');
+    }
     this.listening = false;
     this.listener = undefined;
     client.removeAllListeners();

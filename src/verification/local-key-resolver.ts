@@ -10,6 +10,7 @@ import { agentUidFromHost } from './core/agent-host';
 import { importPublicJwk } from './core/jwk';
 import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
 import { VerificationOptions } from './verification-options';
+import { KeyCachePolicy } from './key-cache-policy';
 
 interface CachedKey {
   row: KeyWithAgent;
@@ -22,9 +23,9 @@ const KEY_OBJECTS_MAX = 100_000;
 
 /**
  * Our own agents: the key row (with its agent's status) by primary key,
- * behind a small LRU whose entries live at most `keyCache.ttlMs`. A rotation
- * or revocation in this process evicts at once; other instances see it
- * within the TTL (or at once with the LISTEN/NOTIFY invalidation).
+ * behind an LRU. A rotation, revocation or disabling evicts at once here and
+ * in the other instances (LISTEN/NOTIFY); how long entries may live
+ * otherwise is KeyCachePolicy's decision.
  */
 @Injectable()
 export class LocalKeyResolver extends KeyResolver {
@@ -38,11 +39,12 @@ export class LocalKeyResolver extends KeyResolver {
   constructor(
     private readonly keys: PublicKeyRepository,
     private readonly options: VerificationOptions,
+    private readonly policy: KeyCachePolicy,
   ) {
     super();
     this.cache = new LRUCache<string, CachedKey>({
       max: options.keyCache.maxEntries,
-      ttl: Math.max(1, options.keyCache.ttlMs),
+      ttl: policy.maxTtlMs,
       ttlAutopurge: false,
     });
   }
@@ -96,16 +98,17 @@ export class LocalKeyResolver extends KeyResolver {
   }
 
   private async lookup(kid: string): Promise<CachedKey | undefined> {
-    const hit = this.options.keyCache.ttlMs > 0 ? this.cache.get(kid) : undefined;
+    const hit = this.policy.enabled ? this.cache.get(kid) : undefined;
     if (hit) {
       this.hits++;
       return hit;
     }
     this.misses++;
+    const started = this.policy.readStarted();
     const row = await this.reads.submit(kid);
     if (!row) return undefined;
     const entry = { row, key: this.keyObjectOf(row) };
-    if (this.options.keyCache.ttlMs > 0) this.cache.set(kid, entry);
+    if (this.policy.enabled) this.cache.set(kid, entry, { ttl: this.policy.ttlMs(started) });
     return entry;
   }
 }

@@ -21,7 +21,8 @@ export class VerificationOptions {
   local?: { scheme: 'http' | 'https'; authority: string };
   /** Host patterns (`*.example.com`, `example.com`, optional :port) resolved through their directory. */
   trustedAgentDomains: readonly string[];
-  keyCache: { ttlMs: number; maxEntries: number };
+  /** ttlMs bounds staleness without change notifications; notifiedTtlMs applies while they are live (authority only). */
+  keyCache: { ttlMs: number; notifiedTtlMs?: number; maxEntries: number };
   remote: RemoteKeyResolverOptions;
   adminAgentUids: ReadonlySet<string>;
 }

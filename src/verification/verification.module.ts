@@ -13,6 +13,7 @@ import { Clock } from './clock';
 import { KeyResolver } from './key-resolver';
 import { LocalKeyResolver } from './local-key-resolver';
 import { KeyInvalidation } from './key-invalidation';
+import { KeyCachePolicy } from './key-cache-policy';
 import { RemoteKeyResolver } from './remote-key-resolver';
 import { MemoryNonceStore } from './memory-nonce-store';
 import { NonceStore } from './nonce-store';
@@ -78,6 +79,7 @@ export class VerificationModule {
       providers: [
         ...SHARED_PROVIDERS,
         { provide: VerificationOptions, inject: [AppConfig], useFactory: fromAppConfig },
+        KeyCachePolicy,
         LocalKeyResolver,
         KeyInvalidation,
         UsedNonceRepository,
@@ -94,7 +96,7 @@ export class VerificationModule {
           useFactory: (...deps: ConstructorParameters<typeof VerificationService>) => new VerificationService(...deps),
         },
       ],
-      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, KeyResolver, KeyInvalidation, NonceStore, SignedRequestGuard],
+      exports: [VerificationOptions, SignatureVerifier, VerificationService, LocalKeyResolver, KeyResolver, KeyInvalidation, KeyCachePolicy, NonceStore, SignedRequestGuard],
     };
   }
 
@@ -153,7 +155,7 @@ function fromAppConfig(config: AppConfig): VerificationOptions {
     acceptedAuthorities: v.acceptedAuthorities,
     local: { scheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http', authority: config.authority },
     trustedAgentDomains: v.trustedAgentDomains,
-    keyCache: { ttlMs: v.keyCacheTtlMs, maxEntries: v.keyCacheMaxEntries },
+    keyCache: { ttlMs: v.keyCacheTtlMs, notifiedTtlMs: v.keyCacheNotifiedTtlMs, maxEntries: v.keyCacheMaxEntries },
     remote: {
       timeoutMs: v.remote.timeoutMs,
       maxBytes: v.remote.maxBytes,

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { MIGRATION_LOCK_KEY } from '../../src/database/migration-runner';
+import { LISTENER_APPLICATION_NAME } from '../../src/verification/key-invalidation';
 import { agentKeyPair, RegisteredAgent } from '../factories/agent.factory';
 import { AuthorityClient } from './support/authority-client';
 import { describeReply, errorCode, Reply } from './support/http-client';
@@ -209,6 +210,42 @@ describe('Several instances on one PostgreSQL', () => {
       expect({ status: revoked.status, body: revoked.body }).toEqual({ status: 200, body: expect.objectContaining({ kid: agent.kid, status: 'revoked' }) });
 
       expectRefusedAtOnce(await untilRefused(changedAt, () => onB.whoami(agent)), 401, 'REVOKED_KEY', 'admin revocation on A, key on B');
+    });
+
+    it('while the other instance\'s change listener hangs, a revocation reaches it within KEY_CACHE_TTL_MS all the same', async () => {
+      // B keeps keys for KEY_CACHE_NOTIFIED_TTL_MS (minutes) while its
+      // LISTEN session is live. Freezing that session's backend loses the
+      // notification silently; B's heartbeat must notice and drop its cache.
+      const agent = await onA.registered();
+      await expectVerifies(onB, agent);
+      const [listener] = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+        `${LISTENER_APPLICATION_NAME} ${b.child.pid}`,
+      ]);
+      expect(listener).toBeDefined();
+      process.kill(listener.pid, 'SIGSTOP');
+      try {
+        const revoked = await onA.adminPost(admin, `/admin/agents/${agent.uid}/keys/${agent.kid}/revoke`, { reason: 'reliability test: listener frozen' });
+        const changedAt = performance.now();
+        expect(revoked.status).toBe(200);
+
+        const refusal = await untilRefused(changedAt, () => onB.whoami(agent));
+        report.add(`admin revocation on A while B's listener is frozen: ${describeReply(refusal.reply)} on B after ${refusal.afterMs} ms (${refusal.attempts} attempts)`);
+        expect({ status: refusal.reply.status, code: errorCode(refusal.reply) }).toEqual({ status: 401, code: 'REVOKED_KEY' });
+        expect(refusal.afterMs).toBeLessThanOrEqual(KEY_CACHE_TTL_MS + 1_000);
+      } finally {
+        process.kill(listener.pid, 'SIGCONT');
+      }
+      // B listens again (a new session) and notifications reach it at once again.
+      const relistened = await waitFor(
+        async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND pid <> $2', [`${LISTENER_APPLICATION_NAME} ${b.child.pid}`, listener.pid])).length === 1,
+        15_000,
+        100,
+      );
+      expect(relistened).toBe(true);
+      const other = await onA.registered();
+      await expectVerifies(onB, other);
+      await onA.adminPost(admin, `/admin/agents/${other.uid}/disable`);
+      expectRefusedAtOnce(await untilRefused(performance.now(), () => onB.whoami(other)), 403, 'AGENT_DISABLED', 'disable on A after B listens again');
     });
 
     it('disabling an agent on one instance is refused by the other at once, and enabling it again too', async () => {
