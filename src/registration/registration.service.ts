@@ -120,7 +120,7 @@ export class RegistrationService {
   private async provePossession(req: AuditSubjectRequest, jwk: StoredPublicJwk): Promise<void> {
     const inspected = this.signatures.inspect(req, { requiredTag: undefined });
     if (inspected.keyid !== jwk.kid) fail('KEY_ID_MISMATCH', 'keyid is not the thumbprint of public_jwk');
-    await this.signatures.verifySignature(req, inspected, importPublicJwk(jwk));
+    this.signatures.verifySignature(req, inspected, importPublicJwk(jwk));
     await this.signatures.consumeNonce(jwk.kid, inspected);
   }
 

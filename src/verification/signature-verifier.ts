@@ -65,10 +65,10 @@ export class SignatureVerifier {
   }
 
   /** Step 7: the signature over the base built from this request, and the body digest when covered. */
-  async verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): Promise<void> {
+  verifySignature(req: Request, inspected: InspectedSignature, key: KeyObject): void {
     if (!algorithmFitsKey(inspected.alg, key)) fail('UNSUPPORTED_ALGORITHM', 'algorithm does not match the key');
     const base = buildSignatureBase(inspected.parsed, inspected.request);
-    if (!(await verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature))) {
+    if (!verifySignatureBytes(inspected.alg, key, base, inspected.parsed.signature)) {
       fail('INVALID_SIGNATURE', 'invalid signature');
     }
     // Only after the signature holds does the (signed) digest header mean anything.

@@ -102,7 +102,7 @@ export class VerificationService {
     this.checkSignatureAgentCoverage(inspected, agentRef, policy);
     const resolved = await this.resolve(agentRef, inspected.keyid, policy.localOnly === true);
     attempt.uid = resolved.uid;
-    await this.signatures.verifySignature(req, inspected, resolved.key);
+    this.signatures.verifySignature(req, inspected, resolved.key);
     const agent = {
       uid: resolved.uid,
       kid: resolved.kid,

@@ -50,27 +50,27 @@ describe(verifySignatureBytes.name, () => {
   describe.each(cases.map((c) => [c.alg, c] as const))('%s', (alg, { publicKey, sign: signBase }) => {
     const signature = signBase(Buffer.from(BASE));
 
-    it('verifies a signature over the base', async () => {
-      await expect(sut(alg, publicKey, BASE, signature)).resolves.toBe(true);
+    it('verifies a signature over the base', () => {
+      expect(sut(alg, publicKey, BASE, signature)).toBe(true);
     });
 
-    it('rejects a changed base', async () => {
-      await expect(sut(alg, publicKey, BASE.replace('example.com', 'example.org'), signature)).resolves.toBe(false);
+    it('rejects a changed base', () => {
+      expect(sut(alg, publicKey, BASE.replace('example.com', 'example.org'), signature)).toBe(false);
     });
 
-    it('rejects a flipped signature bit', async () => {
+    it('rejects a flipped signature bit', () => {
       const tampered = Buffer.from(signature);
       tampered[tampered.length - 1] ^= 1;
 
-      await expect(sut(alg, publicKey, BASE, tampered)).resolves.toBe(false);
+      expect(sut(alg, publicKey, BASE, tampered)).toBe(false);
     });
 
-    it.each([0, 1, 63, 65, 1024])('returns false for %i bytes of garbage', async (length) => {
-      await expect(sut(alg, publicKey, BASE, randomBytes(length))).resolves.toBe(false);
+    it.each([0, 1, 63, 65, 1024])('returns false for %i bytes of garbage', (length) => {
+      expect(sut(alg, publicKey, BASE, randomBytes(length))).toBe(false);
     });
   });
 
-  it('requires the RFC 9421 salt length for RSA-PSS', async () => {
+  it('requires the RFC 9421 salt length for RSA-PSS', () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const signature = sign('sha512', Buffer.from(BASE), {
       key: privateKey,
@@ -78,35 +78,35 @@ describe(verifySignatureBytes.name, () => {
       saltLength: 32,
     });
 
-    await expect(sut('rsa-pss-sha512', publicKey, BASE, signature)).resolves.toBe(false);
+    expect(sut('rsa-pss-sha512', publicKey, BASE, signature)).toBe(false);
   });
 
-  it('rejects an RSA PKCS#1 v1.5 signature under rsa-pss-sha512', async () => {
+  it('rejects an RSA PKCS#1 v1.5 signature under rsa-pss-sha512', () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const signature = sign('sha512', Buffer.from(BASE), privateKey);
 
-    await expect(sut('rsa-pss-sha512', publicKey, BASE, signature)).resolves.toBe(false);
+    expect(sut('rsa-pss-sha512', publicKey, BASE, signature)).toBe(false);
   });
 
-  it('rejects a DER-encoded ECDSA signature (RFC 9421 section 3.3.4 wants r || s)', async () => {
+  it('rejects a DER-encoded ECDSA signature (RFC 9421 section 3.3.4 wants r || s)', () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const signature = sign('sha256', Buffer.from(BASE), { key: privateKey, dsaEncoding: 'der' });
 
-    await expect(sut('ecdsa-p256-sha256', publicKey, BASE, signature)).resolves.toBe(false);
+    expect(sut('ecdsa-p256-sha256', publicKey, BASE, signature)).toBe(false);
   });
 
   it.each([
     ['ed25519', 1],
     ['rsa-pss-sha512', 0],
     ['ecdsa-p256-sha256', 0],
-  ] as const)('refuses %s with a key of another type', async (alg, keyIndex) => {
-    await expect(sut(alg, cases[keyIndex].publicKey, BASE, randomBytes(64))).rejects.toThrow(
+  ] as const)('refuses %s with a key of another type', (alg, keyIndex) => {
+    expect(() => sut(alg, cases[keyIndex].publicKey, BASE, randomBytes(64))).toThrow(
       coded('UNSUPPORTED_ALGORITHM'),
     );
   });
 
-  it('refuses an algorithm it does not implement', async () => {
-    await expect(sut('hmac-sha256', cases[0].publicKey, BASE, randomBytes(32))).rejects.toThrow(
+  it('refuses an algorithm it does not implement', () => {
+    expect(() => sut('hmac-sha256', cases[0].publicKey, BASE, randomBytes(32))).toThrow(
       coded('UNSUPPORTED_ALGORITHM'),
     );
   });

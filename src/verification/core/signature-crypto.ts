@@ -30,17 +30,13 @@ const VERIFY_METHODS: ReadonlyMap<string, VerifyMethod> = new Map<string, Verify
  * do not implement, or one that does not fit the key (RFC 9421 section 3.2,
  * against algorithm confusion), is an UNSUPPORTED_ALGORITHM error instead,
  * so the audit records why.
- *
- * The check runs on libuv's thread pool (node:crypto's callback form), not
- * on the event loop: it is the largest single cost of a signed request, and
- * there it no longer delays the other requests' parsing and writes.
  */
-export async function verifySignatureBytes(
+export function verifySignatureBytes(
   alg: string,
   key: KeyObject,
   base: string,
   signature: Buffer,
-): Promise<boolean> {
+): boolean {
   const method = VERIFY_METHODS.get(alg);
   if (method === undefined || !algorithmFitsKey(alg, key)) {
     fail('UNSUPPORTED_ALGORITHM', 'unsupported signature algorithm', {
@@ -48,16 +44,11 @@ export async function verifySignatureBytes(
       keyType: key.asymmetricKeyType ?? null,
     });
   }
-  const data = Buffer.from(base, 'utf8');
-  const input = method.key(key);
-  return new Promise<boolean>((resolve) => {
-    try {
-      // OpenSSL refuses some malformed inputs (e.g. wrong-length ECDSA
-      // signatures), by throwing or through the callback; for the caller
-      // that is simply a signature that fails.
-      verify(method.digest, data, input, signature, (error, valid) => resolve(!error && valid));
-    } catch {
-      resolve(false);
-    }
-  });
+  try {
+    return verify(method.digest, Buffer.from(base, 'utf8'), method.key(key), signature);
+  } catch {
+    // OpenSSL throws on some malformed inputs (e.g. wrong-length ECDSA
+    // signatures); for the caller that is simply a signature that fails.
+    return false;
+  }
 }

@@ -31,18 +31,18 @@ function getRequest(target: string, fields: Record<string, string>, method = 'GE
 }
 
 /** What the guard will do, minus key lookup and replay: parse, check, build, verify. */
-async function verifyWithCore(
+function verifyWithCore(
   headers: SignedHeaders,
   request: RequestView,
   publicJwk: Readonly<Record<string, unknown>>,
   { requiredTag }: { requiredTag?: string } = { requiredTag: 'web-bot-auth' },
-): Promise<{ parsed: ParsedSignature; verified: boolean }> {
+): { parsed: ParsedSignature; verified: boolean } {
   const parsed = parseSignatureHeaders(headers['Signature-Input'], headers.Signature, { requiredTag });
   const now = parsed.params.created ?? 0;
   checkSignatureParams(parsed.params, { ...DEFAULT_SIGNATURE_POLICY, requiredTag }, now);
   const base = buildSignatureBase(parsed, request);
   const key = importPublicJwk(publicJwk);
-  const verified = await verifySignatureBytes(parsed.params.alg ?? '', key, base, parsed.signature);
+  const verified = verifySignatureBytes(parsed.params.alg ?? '', key, base, parsed.signature);
   return { parsed, verified };
 }
 
@@ -82,7 +82,7 @@ describe('interoperability with vestauth 0.21.1', () => {
     const headers = await vestauthHeaders(`${AUTHORITY_ORIGIN}/whoami`);
 
     const request = getRequest(`${AUTHORITY_ORIGIN}/whoami`, headers);
-    const { parsed, verified } = await verifyWithCore(headers, request, publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, request, publicJwk);
 
     expect(verified).toBe(true);
     expect(parsed.params).toMatchObject({ keyid: publicJwk.kid, alg: 'ed25519', tag: 'web-bot-auth' });
@@ -92,7 +92,7 @@ describe('interoperability with vestauth 0.21.1', () => {
   it('sends a Signature-Agent that resolves to the agent host', async () => {
     const headers = await vestauthHeaders(`${AUTHORITY_ORIGIN}/whoami`);
     const request = getRequest(`${AUTHORITY_ORIGIN}/whoami`, headers);
-    const { parsed } = await verifyWithCore(headers, request, publicJwk);
+    const { parsed } = verifyWithCore(headers, request, publicJwk);
 
     const agent = parseSignatureAgent(headers['Signature-Agent'], parsed);
 
@@ -105,7 +105,7 @@ describe('interoperability with vestauth 0.21.1', () => {
     const headers = await vestauthHeaders(`${AUTHORITY_ORIGIN}/whoami`);
 
     const request = getRequest('http://localhost:3001/whoami', headers);
-    const { verified } = await verifyWithCore(headers, request, publicJwk);
+    const { verified } = verifyWithCore(headers, request, publicJwk);
 
     expect(verified).toBe(false);
   });
@@ -113,7 +113,7 @@ describe('interoperability with vestauth 0.21.1', () => {
   it('verifies the registration signature (tag="null") when no tag is required', async () => {
     const headers = await vestauthHeaders(`${AUTHORITY_ORIGIN}/register`, 'null');
 
-    const { parsed, verified } = await verifyWithCore(
+    const { parsed, verified } = verifyWithCore(
       headers,
       getRequest(`${AUTHORITY_ORIGIN}/register`, {}),
       publicJwk,
@@ -127,7 +127,7 @@ describe('interoperability with vestauth 0.21.1', () => {
   it('refuses the registration signature where web-bot-auth is required', async () => {
     const headers = await vestauthHeaders(`${AUTHORITY_ORIGIN}/register`, 'null');
 
-    await expect(verifyWithCore(headers, getRequest(`${AUTHORITY_ORIGIN}/register`, {}), publicJwk)).rejects.toThrow(
+    expect(() => verifyWithCore(headers, getRequest(`${AUTHORITY_ORIGIN}/register`, {}), publicJwk)).toThrow(
       expect.objectContaining({ code: 'WRONG_TAG' }),
     );
   });
@@ -168,7 +168,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
       'Signature-Agent': 'sig1="https://agent.example.net"',
     });
 
-    const { parsed, verified } = await verifyWithCore(headers, getRequest(target, headers), publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, getRequest(target, headers), publicJwk);
     const agent = parseSignatureAgent(headers['Signature-Agent'], parsed);
 
     expect(verified).toBe(true);
@@ -185,7 +185,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
     const { signer, publicJwk } = await ed25519Signer();
     const headers = await signWebBotAuth(signer, { 'Signature-Agent': '"https://agent.example.net"' });
 
-    const { parsed, verified } = await verifyWithCore(headers, getRequest(target, headers), publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, getRequest(target, headers), publicJwk);
     const agent = parseSignatureAgent(headers['Signature-Agent'], parsed);
 
     expect(verified).toBe(true);
@@ -212,7 +212,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
     const headers = await signWebBotAuth(signer, fields, { method: 'POST', components });
 
     const request = getRequest(target, headers, 'POST');
-    const { parsed, verified } = await verifyWithCore(headers, request, publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, request, publicJwk);
 
     expect(parsed.components.map((c) => c.name)).toEqual(components);
     expect(verified).toBe(true);
@@ -224,7 +224,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
     const privateJwk = { ...rsa.privateKey.export({ format: 'jwk' }), alg: 'PS512', kid: 'k' };
     const headers = await signWebBotAuth(await signerFromJWK(privateJwk));
 
-    const { parsed, verified } = await verifyWithCore(headers, getRequest(target, {}), publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, getRequest(target, {}), publicJwk);
 
     expect(parsed.params.alg).toBe('rsa-pss-sha512');
     expect(verified).toBe(true);
@@ -241,7 +241,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
     };
     const headers = await signWebBotAuth(signer);
 
-    const { parsed, verified } = await verifyWithCore(headers, getRequest(target, {}), publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, getRequest(target, {}), publicJwk);
 
     expect(parsed.params.alg).toBe('ecdsa-p256-sha256');
     expect(verified).toBe(true);
@@ -257,7 +257,7 @@ describe('interoperability with web-bot-auth 0.1.3', () => {
     const fields = { 'Signature-Agent': 'agent2="https://agent.example.net"' };
     const headers = await signWebBotAuth(signer, fields, { components: ['@authority', keyed] });
 
-    const { parsed, verified } = await verifyWithCore(headers, getRequest(target, headers), publicJwk);
+    const { parsed, verified } = verifyWithCore(headers, getRequest(target, headers), publicJwk);
 
     expect(parsed.components[1].serialized).toBe('"signature-agent";key="agent2"');
     expect(verified).toBe(false);
