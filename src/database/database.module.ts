@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
@@ -6,6 +6,7 @@ import { buildDataSourceOptions } from './data-source.options';
 import { DatabaseEndpoint } from './database-endpoint';
 import { DatabaseEndpointModule } from './database-endpoint.module';
 import { runMigrationsLocked } from './migration-runner';
+import { markSharedSession } from './prepared-query';
 
 @Module({
   imports: [
@@ -28,4 +29,15 @@ import { runMigrationsLocked } from './migration-runner';
   ],
   exports: [DatabaseEndpointModule],
 })
-export class DatabaseModule {}
+export class DatabaseModule implements OnModuleInit {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly endpoint: DatabaseEndpoint,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    // PGlite is one session; in the tests several apps share it, and a named statement of one would collide with another's.
+    if (this.endpoint.isEmbedded || this.config.database.singleSession) markSharedSession(this.dataSource);
+  }
+}

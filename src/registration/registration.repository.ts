@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import type { RequestAuditContext } from '../audit/audit-entry';
+import { preparedQuery } from '../database/prepared-query';
 
 export interface NewRegistration {
   uid: string;
@@ -26,7 +27,9 @@ export class RegistrationRepository {
   /** Returns the kids that were registered now (the others existed already). */
   async insertNew(rows: readonly NewRegistration[]): Promise<Set<string>> {
     const column = <T>(pick: (r: NewRegistration) => T): T[] => rows.map(pick);
-    const created: Array<{ kid: string }> = await this.dataSource.query(
+    const created = await preparedQuery<{ kid: string }>(
+      this.dataSource,
+      'vestauth_register_new',
       `WITH input AS (
          SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::jsonb[], $4::varchar[], $5::varchar[], $6::varchar[],
                               $7::varchar[], $8::varchar[], $9::varchar[], $10::jsonb[])

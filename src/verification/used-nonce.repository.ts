@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AuditEntry } from '../audit/audit-entry';
 import { AUDIT_COLUMNS, auditRowOf } from '../audit/audit-event.repository';
+import { preparedQuery } from '../database/prepared-query';
 
 export interface NonceClaim {
   kid: string;
@@ -27,7 +28,9 @@ export class UsedNonceRepository {
    * caller (ON CONFLICT cannot see rows of its own statement).
    */
   async claim(claims: readonly NonceClaim[]): Promise<boolean[]> {
-    const rows: Array<{ kid: string; nonce_hash: Buffer }> = await this.dataSource.query(
+    const rows = await preparedQuery<{ kid: string; nonce_hash: Buffer }>(
+      this.dataSource,
+      'vestauth_claim_nonces',
       `INSERT INTO used_nonces (kid, nonce_hash, expires_at)
        SELECT * FROM unnest($1::varchar[], $2::bytea[], $3::timestamptz[])
        ON CONFLICT DO NOTHING
@@ -50,7 +53,9 @@ export class UsedNonceRepository {
   async claimAndRecord(items: ReadonlyArray<{ claim: NonceClaim; success: AuditEntry }>): Promise<boolean[]> {
     const rows = items.map((item) => auditRowOf(item.success));
     const column = (name: (typeof AUDIT_COLUMNS)[number]) => rows.map((row) => row[AUDIT_COLUMNS.indexOf(name)]);
-    const result: Array<{ i: string; fresh: boolean }> = await this.dataSource.query(
+    const result = await preparedQuery<{ i: string; fresh: boolean }>(
+      this.dataSource,
+      'vestauth_claim_and_record',
       `WITH input AS (
          SELECT * FROM unnest($1::varchar[], $2::bytea[], $3::timestamptz[], $4::varchar[], $5::varchar[], $6::varchar[],
                               $7::varchar[], $8::varchar[], $9::varchar[], $10::varchar[], $11::jsonb[])
