@@ -124,8 +124,7 @@ export class HotRoutes {
   }
 
   private async directory(exchange: Exchange, uid: string): Promise<void> {
-    const directory = await this.discovery.directory(uid);
-    this.send(exchange, DIRECTORY_TYPE_UTF8, JSON.stringify(directory), this.directoryHeaders);
+    this.send(exchange, DIRECTORY_TYPE_UTF8, await this.discovery.directoryJson(uid), this.directoryHeaders);
   }
 
   /** 200 with every header in one writeHead: the security headers, request id, type, length and the route's own. */
