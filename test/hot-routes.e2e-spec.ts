@@ -146,3 +146,37 @@ describe('Hot routes answer exactly as the Express path (e2e)', () => {
     });
   });
 });
+
+describe('With CORS_ORIGINS the hot routes stay off: the cors middleware answers (e2e)', () => {
+  let t: TestApp;
+  let authority: string;
+  let agent: RegisteredAgent;
+  const origin = 'https://console.example.com';
+
+  beforeAll(async () => {
+    t = await startTestApp({ CORS_ORIGINS: origin });
+    authority = `localhost:${t.port}`;
+    agent = await registerAgent(t.url, authority);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('allows the configured origin on /whoami and the directory, and says the answer varies by Origin', async () => {
+    const allowed = await request(t.url).get('/whoami').set(agentHeaders(agent, authority)).set('Origin', origin).expect(200);
+    const withoutOrigin = await request(t.url).get('/whoami').set(agentHeaders(agent, authority)).expect(200);
+    const directory = await request(t.url).get(DIRECTORY).set('Host', `${agent.uid}.${authority}`).set('Origin', origin).expect(200);
+
+    expect(allowed.headers['access-control-allow-origin']).toBe(origin);
+    expect(directory.headers['access-control-allow-origin']).toBe(origin);
+    expect(withoutOrigin.headers.vary).toMatch(/Origin/);
+    expect(withoutOrigin.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('does not allow another origin', async () => {
+    const res = await request(t.url).get('/whoami').set(agentHeaders(agent, authority)).set('Origin', 'https://evil.example').expect(200);
+
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});

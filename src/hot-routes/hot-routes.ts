@@ -44,7 +44,7 @@ const DIRECTORY_TYPE_UTF8 = `${DIRECTORY_CONTENT_TYPE}; charset=utf-8`;
  * before Express's router and Nest's per-request pipeline (together ~5x the
  * cost of the work itself): `GET /whoami` and `GET` of the key directory on
  * an agent host. Only the plain form is taken here (exact path, no query,
- * no body, no CORS preflight concerns); anything else, including every
+ * no body, no CORS configured); anything else, including every
  * request this code does not recognise, goes to Express unchanged.
  *
  * Nothing is re-implemented: the request gets Express's request prototype
@@ -74,8 +74,14 @@ export class HotRoutes {
       reflector.getAllAndOverride(SignedAgentPolicy, [WhoamiController.prototype.get, WhoamiController]) ?? {};
   }
 
-  /** Puts the hot routes in front of the Express app on the app's HTTP server. */
-  static install(app: INestApplication, config: AppConfig, securityHeaders: HeaderList): HotRoutes {
+  /**
+   * Puts the hot routes in front of the Express app on the app's HTTP
+   * server. Not with CORS_ORIGINS: the cors middleware then shapes every
+   * answer (Vary: Origin even without an Origin) and stays the one place
+   * that decides them.
+   */
+  static install(app: INestApplication, config: AppConfig, securityHeaders: HeaderList): HotRoutes | undefined {
+    if (config.corsOrigins.length > 0) return undefined;
     const express = app.getHttpAdapter().getInstance() as ExpressApp;
     const hot = new HotRoutes(
       express,
@@ -104,8 +110,6 @@ export class HotRoutes {
     if (req.method !== 'GET') return false;
     const route = req.url === '/whoami' ? WHOAMI_PATH : req.url === WELL_KNOWN_DIRECTORY_PATH ? WELL_KNOWN_DIRECTORY_PATH : undefined;
     if (route === undefined || hasBody(req)) return false;
-    // CORS answers depend on Origin; the cors middleware stays the one place that decides them.
-    if (this.config.corsOrigins.length > 0 && req.headers.origin !== undefined) return false;
     const request = this.asExpress(req, res);
     // On agent hosts only the directory answers, and the directory only there: those 404s are Express's.
     // (Express's app.handle repeats asExpress's steps to the same effect, so a request handed over is as it expects.)
