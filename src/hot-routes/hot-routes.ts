@@ -100,7 +100,14 @@ export class HotRoutes {
     }
     server.removeListener('request', express);
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (!hot.take(req, res)) express(req, res);
+      let taken = false;
+      try {
+        taken = hot.take(req, res);
+      } catch (error) {
+        // take() throws only before it starts any work (a bug): Express then serves the request as it would anyway.
+        hot.logger.error({ err: error }, 'hot route: could not take a request; Express serves it');
+      }
+      if (!taken) express(req, res);
     });
     return hot;
   }
