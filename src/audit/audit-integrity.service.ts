@@ -45,9 +45,16 @@ export class AuditIntegrityService implements OnApplicationBootstrap, OnApplicat
     return this.sealing;
   }
 
+  /**
+   * Seals full batches while there is a backlog, then the settled rest once.
+   * Under steady load events settle continuously: looping until nothing is
+   * left would run seal transactions back to back (measured: ~30 a second of
+   * ~100 events each at 3,000 signed requests a second, and a quarter less
+   * throughput); what settles meanwhile waits for the next tick.
+   */
   private async sealAll(): Promise<number> {
     let total = 0;
-    for (let sealed = -1; sealed !== 0; total += sealed) {
+    for (let sealed = MAX_EVENTS_PER_SEAL; sealed === MAX_EVENTS_PER_SEAL; total += sealed) {
       sealed = await this.sealOnce();
     }
     return total;
