@@ -23,6 +23,11 @@ export class DatabaseEndpoint implements OnApplicationShutdown {
     return this.embedded !== undefined;
   }
 
+  /** One backend session that every client shares: the embedded PGlite, or a PGlite socket named by DATABASE_SINGLE_SESSION. */
+  get isSingleSession(): boolean {
+    return this.isEmbedded || this.config.database.singleSession;
+  }
+
   /**
    * Opens the endpoint and returns the pool settings for it. PGlite is one
    * backend session behind its socket: two connections would interleave
@@ -31,8 +36,7 @@ export class DatabaseEndpoint implements OnApplicationShutdown {
    */
   async settings(): Promise<DatabaseSettings> {
     await this.open();
-    const embedded = this.isEmbedded || this.config.database.singleSession;
-    return embedded ? { ...this.config.database, poolSize: 1 } : this.config.database;
+    return this.isSingleSession ? { ...this.config.database, poolSize: 1 } : this.config.database;
   }
 
   async open(): Promise<string> {

@@ -33,11 +33,10 @@ export class DatabaseModule implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly endpoint: DatabaseEndpoint,
-    private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
     // PGlite is one session; in the tests several apps share it, and a named statement of one would collide with another's.
-    if (this.endpoint.isEmbedded || this.config.database.singleSession) markSharedSession(this.dataSource);
+    if (this.endpoint.isSingleSession) markSharedSession(this.dataSource);
   }
 }

@@ -18,8 +18,13 @@ export function markSharedSession(dataSource: DataSource): void {
  * TypeORM's wrapped ones).
  */
 export async function preparedQuery<T>(dataSource: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
-  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+  const pool = pgPoolOf(dataSource);
   if (!pool || sharedSessions.has(dataSource)) return dataSource.query<T[]>(text, values);
   const result = await pool.query<T & object>({ name, text, values });
   return result.rows;
+}
+
+/** TypeORM's own pg pool behind a PostgreSQL DataSource (undefined before it is initialized). */
+export function pgPoolOf(dataSource: DataSource): Pool | undefined {
+  return (dataSource.driver as unknown as { master?: Pool }).master;
 }

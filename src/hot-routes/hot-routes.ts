@@ -115,7 +115,7 @@ export class HotRoutes {
   /** Serves the request if it is one of the hot routes in its plain form; false leaves it to Express untouched. */
   private take(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET') return false;
-    const route = req.url === '/whoami' ? WHOAMI_PATH : req.url === WELL_KNOWN_DIRECTORY_PATH ? WELL_KNOWN_DIRECTORY_PATH : undefined;
+    const route = req.url === WHOAMI_PATH ? WHOAMI_PATH : req.url === WELL_KNOWN_DIRECTORY_PATH ? WELL_KNOWN_DIRECTORY_PATH : undefined;
     if (route === undefined || hasBody(req)) return false;
     const request = this.asExpress(req, res);
     // On agent hosts only the directory answers, and the directory only there: those 404s are Express's.

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
+import { pgPoolOf } from '../database/prepared-query';
 import { DataSource } from 'typeorm';
 import { AuditRetentionService } from '../audit/audit-retention.service';
 import { RateLimitService } from '../common/rate-limit/rate-limit.service';
@@ -44,7 +44,7 @@ export class MetricsCollectors implements OnModuleInit {
     });
     m.gauge('vestauth_rate_limited_requests', 'Requests refused with 429 since start', [], (set) => set({}, this.rateLimit.limited));
     m.gauge('vestauth_db_pool_connections', 'Database pool connections by state', ['state'], (set) => {
-      const pool = (this.dataSource.driver as unknown as { master?: Pool }).master;
+      const pool = pgPoolOf(this.dataSource);
       set({ state: 'total' }, pool?.totalCount ?? 0);
       set({ state: 'idle' }, pool?.idleCount ?? 0);
       set({ state: 'waiting' }, pool?.waitingCount ?? 0);

@@ -69,7 +69,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationBootstrap(): Promise<void> {
     // The embedded database has one user, this process (DATA_DIR's pid lock): every change is made, and evicted, here.
     if (this.endpoint.isEmbedded) this.policy.setNotified(true);
-    if (this.endpoint.isEmbedded || this.config.database.singleSession) return;
+    if (this.endpoint.isSingleSession) return;
     await this.listen();
   }
 
@@ -81,7 +81,7 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async notify(change: KeyChange): Promise<void> {
-    if (this.endpoint.isEmbedded || this.config.database.singleSession) return;
+    if (this.endpoint.isSingleSession) return;
     try {
       await this.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
     } catch (error) {
