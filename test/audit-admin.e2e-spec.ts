@@ -4,7 +4,7 @@ import { unpackEntries } from '../src/audit/audit-chain';
 import { AuditIntegrityService } from '../src/audit/audit-integrity.service';
 import { AuditRetentionService } from '../src/audit/audit-retention.service';
 import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent } from './factories/agent.factory';
-import { startTestApp, TestApp } from './support/test-app';
+import { startTestApp, startTestAppWithAdmin, TestApp } from './support/test-app';
 
 const DIRECTORY = '/.well-known/http-message-signatures-directory';
 const USER_AGENT = 'audit-e2e/1.0';
@@ -73,7 +73,6 @@ describe('Audit trail and admin API (e2e)', () => {
   const http = () => request(t.url);
 
   /** The agent as it signs against the current app (the port is part of its Signature-Agent URL). */
-  const here = (agent: RegisteredAgent): RegisteredAgent => ({ ...agent, agentUrl: `http://${agent.uid}.${authority}` });
   const adminGet = (path: string) => http().get(path).set(agentHeaders(admin, authority)).set('User-Agent', USER_AGENT);
   const adminPost = (path: string) => http().post(path).set(agentHeaders(admin, authority)).set('User-Agent', USER_AGENT);
   const whoami = (agent: RegisteredAgent, overrides: Parameters<typeof agentHeaders>[2] = {}) =>
@@ -89,24 +88,14 @@ describe('Audit trail and admin API (e2e)', () => {
     (await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE id <= (SELECT coalesce(max(last_id), 0) FROM audit_seals)`))[0].n;
 
   beforeAll(async () => {
-    // The admin uid must be configured at start, and uids are assigned on
-    // registration: register through a first instance, then restart.
-    const first = await startTestApp();
-    try {
-      admin = await registerAgent(first.url, `localhost:${first.port}`);
-    } finally {
-      await first.close();
-    }
-    t = await startTestApp({
-      ADMIN_AGENT_UIDS: admin.uid,
+    ({ app: t, admin } = await startTestAppWithAdmin({
       AUDIT_SEAL_GRACE_SECONDS: '0',
       // Only explicit sealPending() seals, so the counts below are exact.
       AUDIT_SEAL_INTERVAL_SECONDS: '3600',
       // Longest allowed: revocation "at once" must come from invalidation, not expiry.
       KEY_CACHE_TTL_MS: '60000',
-    });
+    }));
     authority = `localhost:${t.port}`;
-    admin = here(admin);
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { ERROR_STATUS, ErrorCode } from '../src/common/errors/error-code';
 import { DOCS_JSON_PATH, DOCS_PATH } from '../src/common/http/openapi';
 import { SignedAgentPolicy } from '../src/verification/signed-agent.decorator';
 import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent, signatureHeaders } from './factories/agent.factory';
-import { startTestApp, TestApp } from './support/test-app';
+import { startTestApp, startTestAppWithAdmin, TestApp } from './support/test-app';
 
 /** The parts of an OpenAPI 3.0 document these tests read. */
 interface Schema {
@@ -314,16 +314,8 @@ describe('OpenAPI documentation (e2e)', () => {
     };
 
     beforeAll(async () => {
-      // Admin uids are configured at start and assigned at registration: register first, then restart.
-      const first = await startTestApp();
-      try {
-        admin = await registerAgent(first.url, `localhost:${first.port}`);
-      } finally {
-        await first.close();
-      }
-      a = await startTestApp({ ADMIN_AGENT_UIDS: admin.uid, AUDIT_SEAL_GRACE_SECONDS: '0' });
+      ({ app: a, admin } = await startTestAppWithAdmin({ AUDIT_SEAL_GRACE_SECONDS: '0' }));
       authority = `localhost:${a.port}`;
-      admin = { ...admin, agentUrl: `http://${admin.uid}.${authority}` };
       agent = await registerAgent(a.url, authority);
     });
 

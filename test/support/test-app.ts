@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config';
 import { APP_OPTIONS, configureApp } from '../../src/bootstrap';
+import { registerAgent, RegisteredAgent } from '../factories/agent.factory';
 import { freePort } from './free-port';
 
 export interface TestApp {
@@ -65,3 +66,20 @@ function silentUnlessError() {
 }
 
 export { freePort };
+
+/**
+ * The app under test with one admin agent. Admin uids are configured at
+ * start and assigned at registration, so the admin registers on a first,
+ * throwaway app; its agent URL points at the returned one.
+ */
+export async function startTestAppWithAdmin(env: Record<string, string> = {}): Promise<{ app: TestApp; admin: RegisteredAgent }> {
+  const first = await startTestApp();
+  let registered: RegisteredAgent;
+  try {
+    registered = await registerAgent(first.url, `localhost:${first.port}`);
+  } finally {
+    await first.close();
+  }
+  const app = await startTestApp({ ...env, ADMIN_AGENT_UIDS: registered.uid });
+  return { app, admin: { ...registered, agentUrl: `http://${registered.uid}.localhost:${app.port}` } };
+}
