@@ -17,20 +17,33 @@ import { SignedAgentPolicy } from '../verification/signed-agent.decorator';
 import { SignedRequest, SignedRequestGuard } from '../verification/signed-request.guard';
 import type { SignedAgentOptions } from '../verification/verified-agent';
 import { toWhoami, WhoamiController } from '../verification/whoami.controller';
+import { createValidationPipe } from '../common/http/validation.pipe';
+import { PublicKeyBodyDto } from '../registration/dto/register.dto';
+import { RegistrationAuditInterceptor, type AuditSubjectRequest } from '../registration/registration-audit.interceptor';
+import { RegistrationMetricsInterceptor } from '../registration/registration-metrics.interceptor';
+import { RegistrationService } from '../registration/registration.service';
+import { plainJsonBodyLength, readJsonBody } from './json-body';
 
 /** Header names and values, alternating, as writeHead takes them. */
 type HeaderList = readonly string[];
 
 interface Exchange {
-  req: SignedRequest;
+  req: SignedRequest & AuditSubjectRequest & { rawBody?: Buffer };
   res: Response;
-  /** The route label of the metrics, as Express reports it for the same route. */
-  route: string;
+  /**
+   * The route label of the request counter, as Express reports it for the
+   * same route; undefined while a body is read (Express counts a request
+   * only once its body parsed: the counter comes after the body parser).
+   */
+  route: string | undefined;
   requestId: string;
   started: bigint;
 }
 
 const WHOAMI_PATH = '/whoami';
+const REGISTER_PATH = '/register';
+/** What Nest's router gives the global validation pipe for `@Body() body: PublicKeyBodyDto`. */
+const REGISTER_BODY = { type: 'body', metatype: PublicKeyBodyDto, data: undefined } as const;
 
 /** The Express app as a request listener, with the prototypes it gives requests and responses. */
 type ExpressApp = ((req: IncomingMessage, res: ServerResponse) => void) & { request: object; response: object };
@@ -40,23 +53,26 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 const DIRECTORY_TYPE_UTF8 = `${DIRECTORY_CONTENT_TYPE}; charset=utf-8`;
 
 /**
- * The two routes every agent and verifier hits on each request, served
+ * The routes every agent and verifier hits on each request, served
  * before Express's router and Nest's per-request pipeline (together ~5x the
- * cost of the work itself): `GET /whoami` and `GET` of the key directory on
- * an agent host. Only the plain form is taken here (exact path, no query,
- * no body, no CORS configured); anything else, including every
- * request this code does not recognise, goes to Express unchanged.
+ * cost of the work itself): `GET /whoami`, `GET` of the key directory on
+ * an agent host, and `POST /register`. Only the plain form is taken here
+ * (exact path, no query, no body on the GETs, a plain JSON body within the
+ * limit on POST /register, no CORS configured); anything else, including
+ * every request this code does not recognise, goes to Express unchanged.
  *
  * Nothing is re-implemented: the request gets Express's request prototype
  * (so `req.ip`, `req.host` and `req.protocol` honour trust proxy exactly as
  * in the Express path), and the same request id, access log, metrics,
  * security headers (recorded from the configured helmet middleware), guard,
- * services and exception filter are called. The e2e suite runs through
- * this path and through Express for the same routes (`/whoami/`).
+ * validation pipe, interceptors' work, services and exception filter are
+ * called. The e2e suite runs through this path and through Express for the
+ * same routes (`/whoami/`, `/register/`).
  */
 export class HotRoutes {
   private readonly whoamiPolicy: SignedAgentOptions;
   private readonly directoryHeaders: readonly string[];
+  private readonly validation = createValidationPipe();
 
   private constructor(
     private readonly express: ExpressApp,
@@ -67,6 +83,9 @@ export class HotRoutes {
     private readonly guard: SignedRequestGuard,
     private readonly discovery: DiscoveryService,
     private readonly errors: ApiExceptionFilter,
+    private readonly registration: RegistrationService,
+    private readonly registrationAudit: RegistrationAuditInterceptor,
+    private readonly registrationMetrics: RegistrationMetricsInterceptor,
     reflector: Reflector,
   ) {
     this.directoryHeaders = ['Cache-Control', `max-age=${config.directoryMaxAgeSeconds}`];
@@ -92,6 +111,9 @@ export class HotRoutes {
       app.get(SignedRequestGuard),
       app.get(DiscoveryService),
       new ApiExceptionFilter(),
+      app.get(RegistrationService),
+      app.get(RegistrationAuditInterceptor),
+      app.get(RegistrationMetricsInterceptor),
       app.get(Reflector),
     );
     const server = app.getHttpServer() as Server;
@@ -114,6 +136,7 @@ export class HotRoutes {
 
   /** Serves the request if it is one of the hot routes in its plain form; false leaves it to Express untouched. */
   private take(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method === 'POST') return req.url === REGISTER_PATH && this.takeRegister(req, res);
     if (req.method !== 'GET') return false;
     const route = req.url === WHOAMI_PATH ? WHOAMI_PATH : req.url === WELL_KNOWN_DIRECTORY_PATH ? WELL_KNOWN_DIRECTORY_PATH : undefined;
     if (route === undefined || hasBody(req)) return false;
@@ -127,6 +150,43 @@ export class HotRoutes {
     const work = host.kind === 'agent' ? this.directory(exchange, host.uid) : this.whoami(exchange);
     work.catch((error: unknown) => this.fail(error, exchange));
     return true;
+  }
+
+  /** POST /register with a plain JSON body, on any host but an agent's (there it is Express's 404). */
+  private takeRegister(req: IncomingMessage, res: ServerResponse): boolean {
+    const length = plainJsonBodyLength(req, this.config.bodyLimitBytes);
+    if (length === undefined) return false;
+    const request = this.asExpress(req, res);
+    if (classifyHost(request, this.config.authority).kind === 'agent') return false;
+    const exchange: Exchange = { req: request, res: res as Response, route: undefined, requestId: takeRequestId(req), started: process.hrtime.bigint() };
+    res.once('finish', () => this.finished(exchange));
+    this.register(exchange, length).catch((error: unknown) => this.fail(error, exchange));
+    return true;
+  }
+
+  /**
+   * What the Express path does: body parser (raw body kept), then inside
+   * the registration interceptors the validation pipe and the service; a
+   * refusal from the pipe on is audited and timed as the interceptors do.
+   */
+  private async register(exchange: Exchange, length: number): Promise<void> {
+    const { req } = exchange;
+    const body = await readJsonBody(req, length);
+    req.rawBody = body.raw;
+    req.body = body.value;
+    exchange.route = REGISTER_PATH;
+    const started = process.hrtime.bigint();
+    let result;
+    try {
+      const dto = (await this.validation.transform(body.value, REGISTER_BODY)) as PublicKeyBodyDto;
+      result = await this.registration.register(req, dto.public_jwk);
+    } catch (error) {
+      await this.registrationAudit.recordRefusal(req, 'register', error);
+      this.registrationMetrics.observe('register', 'failure', started);
+      throw error;
+    }
+    this.registrationMetrics.observe('register', 'success', started);
+    this.send(exchange, JSON_CONTENT_TYPE, JSON.stringify(result), []);
   }
 
   private async whoami(exchange: Exchange): Promise<void> {
@@ -170,7 +230,7 @@ export class HotRoutes {
   /** What the Express path does when a response finishes: the access line and the request counter. */
   private finished({ req, res, route, started }: Exchange): void {
     logAccess(this.logger, req, res, started);
-    this.metrics.httpRequests.inc({ route, method: 'GET', status: String(res.statusCode) });
+    if (route !== undefined) this.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
   }
 
   /** What Express's app.handle does before routing: its request and response prototypes, locals, originalUrl. */

@@ -27,15 +27,17 @@ export class RegistrationAuditInterceptor implements NestInterceptor {
     const req = context.switchToHttp().getRequest<AuditSubjectRequest>();
     const event = EVENT_BY_PATH[req.path] ?? 'register';
     return next.handle().pipe(
-      catchError((error: unknown) => {
-        // Rate-limited refusals are counted and logged, not written one by one.
-        if (!(error instanceof DomainError) || error instanceof RateLimitedError) return throwError(() => error);
-        return from(this.recordFailure(req, event, error)).pipe(mergeMap(() => throwError(() => error)));
-      }),
+      catchError((error: unknown) => from(this.recordRefusal(req, event, error)).pipe(mergeMap(() => throwError(() => error)))),
     );
   }
 
-  private async recordFailure(req: AuditSubjectRequest, event: AuditEventType, error: DomainError): Promise<void> {
+  /**
+   * Records the refusal, if `error` is one (a DomainError); never throws.
+   * Also called by the hot route for POST /register (src/hot-routes).
+   */
+  async recordRefusal(req: AuditSubjectRequest, event: AuditEventType, error: unknown): Promise<void> {
+    // Rate-limited refusals are counted and logged, not written one by one.
+    if (!(error instanceof DomainError) || error instanceof RateLimitedError) return;
     this.logger.warn(`Refused ${event}: ${error.code}${req.auditSubject?.uid ? ` agent=${req.auditSubject.uid}` : ''}`);
     try {
       await this.audit.record({

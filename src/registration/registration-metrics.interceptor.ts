@@ -11,8 +11,11 @@ export class RegistrationMetricsInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const operation = context.switchToHttp().getRequest<Request>().path === '/rotate' ? 'rotate' : 'register';
     const started = process.hrtime.bigint();
-    const observe = (outcome: string) =>
-      this.metrics.registrationSeconds.observe({ operation, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
-    return next.handle().pipe(tap({ next: () => observe('success'), error: () => observe('failure') }));
+    return next.handle().pipe(tap({ next: () => this.observe(operation, 'success', started), error: () => this.observe(operation, 'failure', started) }));
+  }
+
+  /** Also called by the hot route for POST /register (src/hot-routes). */
+  observe(operation: 'register' | 'rotate', outcome: 'success' | 'failure', started: bigint): void {
+    this.metrics.registrationSeconds.observe({ operation, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 }
