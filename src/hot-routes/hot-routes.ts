@@ -19,6 +19,7 @@ import type { SignedAgentOptions } from '../verification/verified-agent';
 import { toWhoami, WhoamiController } from '../verification/whoami.controller';
 import { createValidationPipe } from '../common/http/validation.pipe';
 import { PublicKeyBodyDto } from '../registration/dto/register.dto';
+import { plainPublicKeyBody } from '../registration/dto/plain-key-body';
 import { RegistrationAuditInterceptor, type AuditSubjectRequest } from '../registration/registration-audit.interceptor';
 import { RegistrationMetricsInterceptor } from '../registration/registration-metrics.interceptor';
 import { RegistrationService } from '../registration/registration.service';
@@ -166,8 +167,10 @@ export class HotRoutes {
 
   /**
    * What the Express path does: body parser (raw body kept), then inside
-   * the registration interceptors the validation pipe and the service; a
-   * refusal from the pipe on is audited and timed as the interceptors do.
+   * the registration interceptors the validation pipe (the plain body that
+   * clients send is recognised without it, to the same result) and the
+   * service; a refusal from the pipe on is audited and timed as the
+   * interceptors do.
    */
   private async register(exchange: Exchange, length: number): Promise<void> {
     const { req } = exchange;
@@ -178,7 +181,7 @@ export class HotRoutes {
     const started = process.hrtime.bigint();
     let result;
     try {
-      const dto = (await this.validation.transform(body.value, REGISTER_BODY)) as PublicKeyBodyDto;
+      const dto = plainPublicKeyBody(body.value) ?? ((await this.validation.transform(body.value, REGISTER_BODY)) as PublicKeyBodyDto);
       result = await this.registration.register(req, dto.public_jwk);
     } catch (error) {
       await this.registrationAudit.recordRefusal(req, 'register', error);

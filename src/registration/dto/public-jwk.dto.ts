@@ -1,6 +1,11 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Equals, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
 
+/** 32 bytes in unpadded base64url (see `x` below). */
+export const ED25519_X_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+/** The longest `kid` a client may send (it must equal the thumbprint anyway). */
+export const MAX_CLIENT_KID_LENGTH = 128;
+
 const PRIVATE = { context: { errorCode: 'PRIVATE_KEY_MATERIAL' } };
 const INVALID = { context: { errorCode: 'INVALID_PUBLIC_JWK' } };
 
@@ -47,12 +52,12 @@ export class PublicJwkDto {
   // carrying only 4 significant bits (so it is one of AEIMQUYcgkosw048).
   @ApiProperty({ description: 'The 32-byte public key, base64url without padding.', pattern: '^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$' })
   @IsString(INVALID)
-  @Matches(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, { ...INVALID, message: 'x must be 32 bytes, base64url without padding' })
+  @Matches(ED25519_X_PATTERN, { ...INVALID, message: 'x must be 32 bytes, base64url without padding' })
   x: string;
 
-  @ApiPropertyOptional({ description: 'When sent, must be the RFC 7638 thumbprint of the key (else KEY_ID_MISMATCH).', maxLength: 128 })
+  @ApiPropertyOptional({ description: 'When sent, must be the RFC 7638 thumbprint of the key (else KEY_ID_MISMATCH).', maxLength: MAX_CLIENT_KID_LENGTH })
   @IsOptional()
   @IsString(INVALID)
-  @MaxLength(128, INVALID)
+  @MaxLength(MAX_CLIENT_KID_LENGTH, INVALID)
   kid?: string;
 }
