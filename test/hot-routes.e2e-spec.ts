@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { agentHeaders, registerAgent, RegisteredAgent } from './factories/agent.factory';
+import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
 
 const DIRECTORY = '/.well-known/http-message-signatures-directory';
@@ -178,5 +178,84 @@ describe('With CORS_ORIGINS the hot routes stay off: the cors middleware answers
     const res = await request(t.url).get('/whoami').set(agentHeaders(agent, authority)).set('Origin', 'https://evil.example').expect(200);
 
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('Behind a trusted proxy the hot routes read X-Forwarded-* exactly as Express does (e2e)', () => {
+  let t: TestApp;
+  /** What the client signed and the proxy forwards: the public name, not the port the app listens on. */
+  const publicAuthority = 'authority.example.com';
+  let agent: RegisteredAgent;
+  const run = Date.now().toString(36);
+
+  beforeAll(async () => {
+    t = await startTestApp({ TRUST_PROXY: 'loopback', PUBLIC_URL: `https://${publicAuthority}` });
+    agent = await registerViaProxy(agentKeyPair());
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const forwarded = { 'X-Forwarded-Host': publicAuthority, 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.7' };
+
+  async function registerViaProxy(key: ReturnType<typeof agentKeyPair>): Promise<RegisteredAgent> {
+    const res = await request(t.url).post('/register').set(forwarded).set(signatureHeaders(key, { authority: publicAuthority, tag: 'null' })).send({ public_jwk: key.publicJwk });
+    expect(res.status).toBe(200);
+    return { ...key, uid: res.body.uid as string, agentUrl: `https://${res.body.uid as string}.${publicAuthority}` };
+  }
+
+  const ipOf = async (requestId: string) =>
+    (await t.dataSource.query(`SELECT ip, authority, outcome FROM audit_events WHERE request_id = $1`, [requestId])) as Array<{ ip: string; authority: string; outcome: string }>;
+
+  it('verifies a signature over the forwarded authority on both paths, and records the client address', async () => {
+    const hot = await request(t.url).get('/whoami').set(forwarded).set(agentHeaders(agent, publicAuthority)).set('X-Request-Id', `proxy-hot-${run}`);
+    const express = await request(t.url).get('/whoami/').set(forwarded).set(agentHeaders(agent, publicAuthority)).set('X-Request-Id', `proxy-express-${run}`);
+
+    expect(hot.status).toBe(200);
+    expect(hot.body.well_known_url).toBe(`https://${agent.uid}.${publicAuthority}${DIRECTORY}`);
+    expect(shape(hot)).toEqual(shape(express));
+    expect(await ipOf(`proxy-hot-${run}`)).toEqual([expect.objectContaining({ ip: '203.0.113.7', outcome: 'success' })]);
+    expect(await ipOf(`proxy-express-${run}`)).toEqual([expect.objectContaining({ ip: '203.0.113.7', outcome: 'success' })]);
+  });
+
+  it('records the forwarded client address of a registration on the hot route as Express does', async () => {
+    const keys = [agentKeyPair(), agentKeyPair()];
+    const [hot, express] = await Promise.all(
+      (['/register', '/register/'] as const).map((path, i) =>
+        request(t.url)
+          .post(path)
+          .set(forwarded)
+          .set(signatureHeaders(keys[i], { authority: publicAuthority, tag: 'null' }))
+          .set('X-Request-Id', `proxy-register-${i}-${run}`)
+          .send({ public_jwk: keys[i].publicJwk }),
+      ),
+    );
+
+    expect([hot.status, express.status]).toEqual([200, 200]);
+    expect(await ipOf(`proxy-register-0-${run}`)).toEqual([expect.objectContaining({ ip: '203.0.113.7', outcome: 'success' })]);
+    expect(await ipOf(`proxy-register-1-${run}`)).toEqual([expect.objectContaining({ ip: '203.0.113.7', outcome: 'success' })]);
+  });
+
+  it('serves the directory on the forwarded agent host on both paths', async () => {
+    const host = `${agent.uid}.${publicAuthority}`;
+    const hot = await request(t.url).get(DIRECTORY).set(forwarded).set('X-Forwarded-Host', host).expect(200);
+    const express = await request(t.url).get(`${DIRECTORY}?via=express`).set(forwarded).set('X-Forwarded-Host', host).expect(200);
+
+    expect(hot.body).toEqual({ keys: [agent.publicJwk] });
+    expect(shape(hot)).toEqual(shape(express));
+  });
+
+  it('refuses, on both paths, a signature for the forwarded host when the proxy is not trusted', async () => {
+    const untrusted = await startTestApp({ TRUST_PROXY: 'false', PUBLIC_URL: `https://${publicAuthority}` });
+    try {
+      const hot = await request(untrusted.url).get('/whoami').set(forwarded).set(agentHeaders(agent, publicAuthority));
+      const express = await request(untrusted.url).get('/whoami/').set(forwarded).set(agentHeaders(agent, publicAuthority));
+
+      expect(hot.status).toBe(401);
+      expect(shape(hot)).toEqual(shape(express));
+    } finally {
+      await untrusted.close();
+    }
   });
 });
