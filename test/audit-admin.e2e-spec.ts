@@ -550,6 +550,17 @@ describe('Audit trail and admin API (e2e)', () => {
       expect(JSON.stringify(listed.body)).not.toContain(agent.kid);
     });
 
+    it('a key revoked or an agent disabled right after registration (cached then, never read) is refused at once', async () => {
+      // Registration puts the new key in this instance's cache: the revocation must evict it like a read one.
+      const revoked = await register();
+      await adminPost(`/admin/agents/${revoked.uid}/keys/${revoked.kid}/revoke`).send({ reason: 'issued by mistake' }).expect(200);
+      expect((await whoami(revoked).expect(401)).body.error.code).toBe('REVOKED_KEY');
+
+      const disabled = await register();
+      await adminPost(`/admin/agents/${disabled.uid}/disable`).expect(200);
+      expect((await whoami(disabled).expect(403)).body.error.code).toBe('AGENT_DISABLED');
+    });
+
     it('revoking another agent\'s key through this uid, or an unknown kid, is 404 and changes nothing', async () => {
       const agent = await register();
       const other = await register();

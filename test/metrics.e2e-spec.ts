@@ -18,6 +18,8 @@ describe('Metrics and security headers (e2e)', () => {
     const agent = await registerAgent(t.url, authority);
     await request(t.url).get('/whoami').set(agentHeaders(agent, authority)).expect(200);
     await request(t.url).get('/whoami').set(agentHeaders(agent, authority, { tag: 'other' })).expect(401);
+    // A key this process did not register: looked up in the database (a miss); the registered one was cached at registration.
+    await request(t.url).get('/whoami').set(agentHeaders({ ...agent, kid: 'A'.repeat(43) }, authority)).expect(401);
 
     const res = await request(t.url).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
@@ -28,6 +30,7 @@ describe('Metrics and security headers (e2e)', () => {
     expect(text).toMatch(/vestauth_verification_duration_seconds_bucket\{le="[0-9.+Inf]+",outcome="success"\} [1-9]/);
     expect(text).toMatch(/vestauth_registration_duration_seconds_count\{operation="register",outcome="success"\} [1-9]/);
     expect(text).toMatch(/vestauth_key_cache_lookups\{result="miss"\} [1-9]/);
+    expect(text).toMatch(/vestauth_key_cache_lookups\{result="hit"\} [1-9]/);
     expect(text).toMatch(/vestauth_key_cache_hit_ratio \d/);
     expect(text).toMatch(/vestauth_remote_directory_requests\{kind="fetches"\} 0/);
     expect(text).toMatch(/vestauth_purged_rows\{table="used_nonces"\} \d+/);

@@ -16,6 +16,7 @@ import { isDatabaseUnavailable } from '../common/filters/database-errors';
 import { NewRegistration, RegistrationRepository } from './registration.repository';
 import { SignatureVerifier } from '../verification/signature-verifier';
 import { VerificationService } from '../verification/verification.service';
+import { LocalKeyResolver } from '../verification/local-key-resolver';
 import type { PublicJwkDto } from './dto/public-jwk.dto';
 import type { RegisterResponse, RotateResponse } from './dto/register.dto';
 import type { AuditSubjectRequest } from './registration-audit.interceptor';
@@ -39,6 +40,7 @@ export class RegistrationService {
     private readonly invalidation: KeyInvalidation,
     private readonly rateLimit: RateLimitService,
     private readonly registrations: RegistrationRepository,
+    private readonly localKeys: LocalKeyResolver,
   ) {}
 
   /**
@@ -80,7 +82,10 @@ export class RegistrationService {
 
   private async upsert(jwk: StoredPublicJwk, context: RequestAuditContext, detail: Record<string, unknown>): Promise<RegisterResponse> {
     const uid = newAgentUid();
+    const started = this.localKeys.writeStarted();
     if (await this.newAgents.submit({ uid, jwk, context, detail: { is_new: true, ...detail } })) {
+      // Agents usually call right after registering: their key is cached already (write-through).
+      this.localKeys.cacheRegistered(jwk.kid, uid, jwk.x, started);
       this.logger.log(`Registered ${uid} kid=${jwk.kid}`);
       return { uid, kid: jwk.kid, public_jwk: jwk, is_new: true };
     }

@@ -87,6 +87,22 @@ export class LocalKeyResolver extends KeyResolver {
     };
   }
 
+  /** Taken before a registration's write; pass it to cacheRegistered() once the write committed. */
+  writeStarted(): number {
+    return this.policy.readStarted();
+  }
+
+  /**
+   * Caches a key this process has just registered (its row committed,
+   * active, with a new active agent), so that the agent's first signed
+   * request needs no read. Like a read, it gets the short TTL when an
+   * eviction happened since `started`.
+   */
+  cacheRegistered(kid: string, agentUid: string, x: string, started: number): void {
+    if (!this.policy.enabled) return;
+    this.cache.set(kid, { agentUid, x, keyActive: true, agentActive: true }, { ttl: this.policy.ttlMs(started) });
+  }
+
   /** Forget a key (rotation, revocation) or, without kid, every key of the agent. */
   invalidate(filter: { kid?: string; agentUid?: string }): void {
     if (filter.kid) this.cache.delete(filter.kid);
