@@ -2,18 +2,12 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import request from 'supertest';
 import { agentKeyPair, AgentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { responseShape as shape } from './support/response-shape';
 import { startTestApp, TestApp } from './support/test-app';
 
-/** Headers whose values differ between any two responses. */
-const PER_RESPONSE = new Set(['date', 'x-request-id', 'content-length', 'connection', 'keep-alive']);
 const BODY_LIMIT = 4096;
 
 type Reply = request.Response;
-
-function shape(res: Reply): { status: number; body: unknown; headers: Record<string, unknown> } {
-  const headers = Object.fromEntries(Object.entries(res.headers).filter(([name]) => !PER_RESPONSE.has(name)));
-  return { status: res.status, body: res.body as unknown, headers };
-}
 
 /**
  * POST /register in its plain form (JSON body with a Content-Length within

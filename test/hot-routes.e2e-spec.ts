@@ -1,18 +1,9 @@
 import request from 'supertest';
 import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent, signatureHeaders } from './factories/agent.factory';
+import { responseShape as shape } from './support/response-shape';
 import { startTestApp, TestApp } from './support/test-app';
 
 const DIRECTORY = '/.well-known/http-message-signatures-directory';
-/** Headers whose values differ between any two responses. */
-const PER_RESPONSE = new Set(['date', 'x-request-id', 'content-length', 'connection', 'keep-alive']);
-
-type Reply = request.Response;
-
-/** Status, body and every header but the per-response ones: what must be the same on both paths. */
-function shape(res: Reply): { status: number; body: unknown; headers: Record<string, unknown> } {
-  const headers = Object.fromEntries(Object.entries(res.headers).filter(([name]) => !PER_RESPONSE.has(name)));
-  return { status: res.status, body: res.body as unknown, headers };
-}
 
 /**
  * GET /whoami and the directory are served before Express (src/hot-routes);
