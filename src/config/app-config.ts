@@ -26,6 +26,7 @@ export interface VerificationSettings {
   keyCacheTtlMs: number;
   keyCacheNotifiedTtlMs: number;
   keyCacheMaxEntries: number;
+  keyCacheImportedKeys: number;
   remote: {
     allowInsecureLocalhost: boolean;
     allowPrivateNetworks: boolean;
@@ -92,6 +93,7 @@ export class AppConfig {
       keyCacheTtlMs: env.KEY_CACHE_TTL_MS,
       keyCacheNotifiedTtlMs: env.KEY_CACHE_NOTIFIED_TTL_MS,
       keyCacheMaxEntries: env.KEY_CACHE_MAX_ENTRIES,
+      keyCacheImportedKeys: env.KEY_CACHE_IMPORTED_KEYS,
       remote: {
         allowInsecureLocalhost: env.REMOTE_ALLOW_INSECURE_LOCALHOST,
         allowPrivateNetworks: env.REMOTE_ALLOW_PRIVATE_NETWORKS,

@@ -12,8 +12,14 @@ describe(validateEnvironment.name, () => {
     ['ADMIN_AGENT_UIDS', 'bob'],
     ['TRUSTED_AGENT_DOMAINS', 'https://x'],
     ['CLOCK_SKEW_SECONDS', '-1'],
+    ['KEY_CACHE_IMPORTED_KEYS', '0'],
   ])('names the variable of a bad value (%s=%s)', (name, value) => {
     expect(() => validateEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}: `));
+  });
+
+  it('keeps 20,000 imported keys by default, fewer than key rows (each holds OpenSSL memory); an operator may keep more', () => {
+    expect(validateEnvironment({})).toMatchObject({ KEY_CACHE_MAX_ENTRIES: 100_000, KEY_CACHE_IMPORTED_KEYS: 20_000 });
+    expect(validateEnvironment({ KEY_CACHE_IMPORTED_KEYS: '100000' }).KEY_CACHE_IMPORTED_KEYS).toBe(100_000);
   });
 
   it('never echoes DATABASE_URL, which may hold a password', () => {

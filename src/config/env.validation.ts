@@ -150,6 +150,13 @@ export class EnvironmentVariables {
   @Max(1_000_000)
   KEY_CACHE_MAX_ENTRIES = 100_000;
 
+  /** Imported public keys (KeyObjects) kept: ~0.7 KB of OpenSSL memory each, so by default fewer than key rows. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  KEY_CACHE_IMPORTED_KEYS = 20_000;
+
   @Transform(toInt)
   @IsInt()
   @Min(0)

@@ -6,7 +6,7 @@ function policyWith(keyCache: VerificationOptions['keyCache']): KeyCachePolicy {
 }
 
 describe(KeyCachePolicy.name, () => {
-  const keyCache = { ttlMs: 2_000, notifiedTtlMs: 300_000, maxEntries: 10 };
+  const keyCache = { ttlMs: 2_000, notifiedTtlMs: 300_000, maxEntries: 10, importedKeys: 10 };
 
   it('keeps entries only the short TTL until change notifications are known to be live', () => {
     const sut = policyWith(keyCache);
@@ -42,7 +42,7 @@ describe(KeyCachePolicy.name, () => {
   });
 
   it('never shortens below KEY_CACHE_TTL_MS, and bounds the caches by the longer of the two', () => {
-    const sut = policyWith({ ttlMs: 5_000, notifiedTtlMs: 1_000, maxEntries: 10 });
+    const sut = policyWith({ ttlMs: 5_000, notifiedTtlMs: 1_000, maxEntries: 10, importedKeys: 10 });
     sut.setNotified(true);
 
     expect(sut.ttlMs(sut.readStarted())).toBe(5_000);
@@ -51,8 +51,8 @@ describe(KeyCachePolicy.name, () => {
   });
 
   it('is off when KEY_CACHE_TTL_MS is 0, and a service without notifications (forRoot) uses the short TTL', () => {
-    expect(policyWith({ ttlMs: 0, notifiedTtlMs: 300_000, maxEntries: 10 }).enabled).toBe(false);
-    const withoutLongTtl = policyWith({ ttlMs: 2_000, maxEntries: 10 });
+    expect(policyWith({ ttlMs: 0, notifiedTtlMs: 300_000, maxEntries: 10, importedKeys: 10 }).enabled).toBe(false);
+    const withoutLongTtl = policyWith({ ttlMs: 2_000, maxEntries: 10, importedKeys: 10 });
     withoutLongTtl.setNotified(true);
 
     expect(withoutLongTtl.ttlMs(withoutLongTtl.readStarted())).toBe(2_000);

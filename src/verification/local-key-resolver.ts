@@ -13,11 +13,6 @@ import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resol
 import { VerificationOptions } from './verification-options';
 import { KeyCachePolicy } from './key-cache-policy';
 
-// A kid is the thumbprint of its key: the key material behind a kid never
-// changes, so an imported KeyObject outlives its status row's TTL. Each holds
-// about 1 KB of OpenSSL memory outside the V8 heap, so fewer are kept than
-// rows: beyond them a key is imported again from its cached `x` (~30 µs).
-const KEY_OBJECTS_MAX = 20_000;
 
 /**
  * What is kept per kid: the agent, both statuses and the public key's `x`.
@@ -41,7 +36,14 @@ interface CachedKey {
 @Injectable()
 export class LocalKeyResolver extends KeyResolver {
   private readonly cache: LRUCache<string, CachedKey>;
-  private readonly keyObjects = new LRUCache<string, KeyObject>({ max: KEY_OBJECTS_MAX });
+  /**
+   * A kid is the thumbprint of its key: the key material behind a kid never
+   * changes, so an imported KeyObject outlives its status row's TTL. Each
+   * holds ~0.7 KB of OpenSSL memory outside the V8 heap, so by default fewer
+   * are kept than rows (KEY_CACHE_IMPORTED_KEYS); beyond them a key is
+   * imported again from its cached `x` (~7 µs, and garbage for the collector).
+   */
+  private readonly keyObjects: LRUCache<string, KeyObject>;
   /** Cache misses of concurrent requests share one query. */
   private readonly reads = new GroupCommit<string, KeyWithAgent | null>((kids) => this.keys.findManyWithAgent(kids), 256, 4, isDatabaseUnavailable);
   hits = 0;
@@ -53,6 +55,7 @@ export class LocalKeyResolver extends KeyResolver {
     private readonly policy: KeyCachePolicy,
   ) {
     super();
+    this.keyObjects = new LRUCache<string, KeyObject>({ max: options.keyCache.importedKeys });
     this.cache = new LRUCache<string, CachedKey>({
       max: options.keyCache.maxEntries,
       ttl: policy.maxTtlMs,

@@ -21,8 +21,11 @@ export class VerificationOptions {
   local?: { scheme: 'http' | 'https'; authority: string };
   /** Host patterns (`*.example.com`, `example.com`, optional :port) resolved through their directory. */
   trustedAgentDomains: readonly string[];
-  /** ttlMs bounds staleness without change notifications; notifiedTtlMs applies while they are live (authority only). */
-  keyCache: { ttlMs: number; notifiedTtlMs?: number; maxEntries: number };
+  /**
+   * ttlMs bounds staleness without change notifications; notifiedTtlMs applies while they are live (authority only).
+   * importedKeys bounds the imported KeyObjects of local keys (each holds OpenSSL memory outside the V8 heap).
+   */
+  keyCache: { ttlMs: number; notifiedTtlMs?: number; maxEntries: number; importedKeys: number };
   remote: RemoteKeyResolverOptions;
   adminAgentUids: ReadonlySet<string>;
 }

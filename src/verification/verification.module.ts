@@ -155,7 +155,7 @@ function fromAppConfig(config: AppConfig): VerificationOptions {
     acceptedAuthorities: v.acceptedAuthorities,
     local: { scheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http', authority: config.authority },
     trustedAgentDomains: v.trustedAgentDomains,
-    keyCache: { ttlMs: v.keyCacheTtlMs, notifiedTtlMs: v.keyCacheNotifiedTtlMs, maxEntries: v.keyCacheMaxEntries },
+    keyCache: { ttlMs: v.keyCacheTtlMs, notifiedTtlMs: v.keyCacheNotifiedTtlMs, maxEntries: v.keyCacheMaxEntries, importedKeys: v.keyCacheImportedKeys },
     remote: {
       timeoutMs: v.remote.timeoutMs,
       maxBytes: v.remote.maxBytes,
@@ -179,7 +179,7 @@ function fromModuleOptions(options: VerificationModuleOptions): VerificationOpti
     strictSignatureAgentCoverage: false,
     acceptedAuthorities: options.acceptedAuthorities.map((a) => a.toLowerCase()),
     trustedAgentDomains: [`*.${authority}`, ...(options.trustedAgentDomains ?? [])],
-    keyCache: { ttlMs: 2000, maxEntries: 10_000 },
+    keyCache: { ttlMs: 2000, maxEntries: 10_000, importedKeys: 10_000 },
     remote: {
       allowInsecureLocalhost: options.allowInsecureLocalhost ?? false,
       allowPrivateNetworks: options.allowPrivateNetworks ?? false,
