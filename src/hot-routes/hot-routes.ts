@@ -68,12 +68,12 @@ const DIRECTORY_TYPE_UTF8 = `${DIRECTORY_CONTENT_TYPE}; charset=utf-8`;
  * limit on POST /register, no CORS configured); anything else, including
  * every request this code does not recognise, goes to Express unchanged.
  *
- * Nothing is re-implemented: the request gets Express's request prototype
- * (so `req.ip`, `req.host` and `req.protocol` honour trust proxy exactly as
- * in the Express path), and the same request id, access log, metrics,
- * security headers (recorded from the configured helmet middleware), guard,
- * validation pipe, interceptors' work, services and exception filter are
- * called. The e2e suite runs through this path and through Express for the
+ * Nothing is re-implemented: the request is read through Express's request
+ * API (a view, see expressView: `req.ip`, `req.host` and `req.protocol`
+ * honour trust proxy exactly as in the Express path), and the same request
+ * id, access log, metrics, security headers (recorded from the configured
+ * helmet middleware), guard, validation pipe, interceptors' work, services
+ * and exception filter are called. The e2e suite runs through this path and through Express for the
  * same routes (`/whoami/`, `/register/`).
  */
 export class HotRoutes {
