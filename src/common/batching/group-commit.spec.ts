@@ -66,4 +66,22 @@ describe(GroupCommit.name, () => {
     expect(sizes.every((s) => s <= 3)).toBe(true);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(8);
   });
+
+  it('sends the next batch before the callers of the finished one resume, so the database works while they answer', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sut = new GroupCommit<number, number>(async (items) => {
+      events.push(`flush ${items.join(',')}`);
+      if (items[0] === 1) await gate;
+      return items;
+    }, 100, 1);
+
+    const first = sut.submit(1).then((v) => events.push(`caller ${v}`));
+    const second = sut.submit(2).then((v) => events.push(`caller ${v}`));
+    release();
+    await Promise.all([first, second]);
+
+    expect(events).toEqual(['flush 1', 'flush 2', 'caller 1', 'caller 2']);
+  });
 });

@@ -38,26 +38,30 @@ export class GroupCommit<T, R> {
     while (this.flushing < this.maxConcurrentFlushes && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.flushing++;
-      void this.run(batch).finally(() => {
-        this.flushing--;
-        this.drain();
-      });
+      void this.run(batch);
     }
   }
 
+  /** Writes a batch; the next one starts before this one's callers resume, so the database works while they answer. */
   private async run(batch: Pending<T, R>[]): Promise<void> {
+    let results: Array<R | Error>;
     try {
-      const results = await this.flush(batch.map((p) => p.item));
-      batch.forEach((p, i) => {
-        const result = results[i];
-        if (result instanceof Error) p.reject(result);
-        else p.resolve(result);
-      });
+      results = await this.flush(batch.map((p) => p.item));
     } catch (error) {
+      this.flushing--;
       for (const p of batch) p.reject(error);
       if (this.failsQueue(error)) {
         for (const p of this.queue.splice(0)) p.reject(error);
       }
+      this.drain();
+      return;
     }
+    this.flushing--;
+    this.drain();
+    batch.forEach((p, i) => {
+      const result = results[i];
+      if (result instanceof Error) p.reject(result);
+      else p.resolve(result);
+    });
   }
 }
