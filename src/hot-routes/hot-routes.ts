@@ -18,7 +18,7 @@ import { SignedRequest, SignedRequestGuard } from '../verification/signed-reques
 import type { SignedAgentOptions } from '../verification/verified-agent';
 import { toWhoami, WhoamiController } from '../verification/whoami.controller';
 import { createValidationPipe } from '../common/http/validation.pipe';
-import { PublicKeyBodyDto } from '../registration/dto/register.dto';
+import { PublicKeyBodyDto, type RegisterResponse } from '../registration/dto/register.dto';
 import { plainPublicKeyBody } from '../registration/dto/plain-key-body';
 import { RegistrationAuditInterceptor, type AuditSubjectRequest } from '../registration/registration-audit.interceptor';
 import { RegistrationMetricsInterceptor } from '../registration/registration-metrics.interceptor';
@@ -184,7 +184,7 @@ export class HotRoutes {
     req.body = body.value;
     exchange.route = REGISTER_PATH;
     const started = process.hrtime.bigint();
-    let result;
+    let result: RegisterResponse;
     try {
       const dto = plainPublicKeyBody(body.value) ?? ((await this.validation.transform(body.value, REGISTER_BODY)) as PublicKeyBodyDto);
       result = await this.registration.register(req, dto.public_jwk);

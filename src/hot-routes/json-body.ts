@@ -35,8 +35,6 @@ export interface JsonBody {
  * Express path.
  */
 export class BodyReadError extends Error {
-  readonly status = 400;
-
   constructor(
     readonly type: 'entity.parse.failed' | 'request.aborted',
     message: string,

@@ -102,8 +102,7 @@ export class LocalKeyResolver extends KeyResolver {
    * eviction happened since `started`.
    */
   cacheRegistered(kid: string, agentUid: string, x: string, started: number): void {
-    if (!this.policy.enabled) return;
-    this.cache.set(kid, { agentUid, x, keyActive: true, agentActive: true }, { ttl: this.policy.ttlMs(started) });
+    this.remember(kid, { agentUid, x, keyActive: true, agentActive: true }, started);
   }
 
   /** Forget a key (rotation, revocation) or, without kid, every key of the agent. */
@@ -140,7 +139,12 @@ export class LocalKeyResolver extends KeyResolver {
     const row = await this.reads.submit(kid);
     if (!row) return undefined;
     const entry: CachedKey = { agentUid: row.agentUid, x: row.jwk.x, keyActive: row.keyStatus === 'active', agentActive: row.agentStatus === 'active' };
-    if (this.policy.enabled) this.cache.set(kid, entry, { ttl: this.policy.ttlMs(started) });
+    this.remember(kid, entry, started);
     return entry;
+  }
+
+  /** Caches what was read or written after the policy's generation was `started` (the TTL is the policy's decision). */
+  private remember(kid: string, entry: CachedKey, started: number): void {
+    if (this.policy.enabled) this.cache.set(kid, entry, { ttl: this.policy.ttlMs(started) });
   }
 }
