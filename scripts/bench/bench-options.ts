@@ -28,7 +28,8 @@ with the same forked load generator (autocannon; a fresh signature and nonce on 
   --connections <n>     keep-alive connections (default 32)
   --agents <n>          agents registered in each server before the runs (default 1000)
   --scenarios <list>    comma-separated: ${SCENARIOS.join(',')} (default: all)
-  --key-pool <n>        register keys generated before each timed window (default 30000)
+  --key-pool <n>        most register keys generated before each timed window (three times what
+                        the warm-up's rate needs, up to this; default 100000)
   --seed-concurrency <n> parallel registrations while seeding (default 64)
   --no-build            do not run "npm run build" when dist/ is older than src/
   --reference-db <url>  PostgreSQL server for the reference's scratch database when
@@ -48,7 +49,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       connections: { type: 'string', default: '32' },
       agents: { type: 'string', default: '1000' },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
-      'key-pool': { type: 'string', default: '30000' },
+      'key-pool': { type: 'string', default: '100000' },
       'seed-concurrency': { type: 'string', default: '64' },
       build: { type: 'boolean', default: true },
       'reference-db': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
