@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, fail } from '../common/errors/domain-error';
 import { AgentRepository } from '../agents/agent.repository';
-import { PublicKeyRepository } from '../agents/public-key.repository';
+import { KeyWithAgent, PublicKeyRepository } from '../agents/public-key.repository';
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import { AdminActor, auditContextOf, RequestAuditContext } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
@@ -92,7 +92,7 @@ export class RegistrationService {
     // The key exists (registered before, or by a concurrent request that won): its agent comes back.
     const existing = await this.keys.findWithAgent(jwk.kid);
     if (!existing) throw new Error(`key ${jwk.kid} neither inserted nor found`);
-    return this.registered(existing.agentUid, jwk, context);
+    return this.registered(existing, jwk, context);
   }
 
   async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
@@ -130,10 +130,10 @@ export class RegistrationService {
   }
 
   /** The key exists: the same agent comes back, unless the key was revoked or the agent disabled. */
-  private async registered(uid: string, jwk: StoredPublicJwk, context: RequestAuditContext): Promise<RegisterResponse> {
-    const current = await this.keys.findWithAgent(jwk.kid);
-    if (!current || current.keyStatus !== 'active') fail('KEY_CONFLICT', 'key was revoked and cannot be registered again');
+  private async registered(current: KeyWithAgent, jwk: StoredPublicJwk, context: RequestAuditContext): Promise<RegisterResponse> {
+    if (current.keyStatus !== 'active') fail('KEY_CONFLICT', 'key was revoked and cannot be registered again');
     if (current.agentStatus !== 'active') fail('AGENT_DISABLED', 'agent is disabled');
+    const uid = current.agentUid;
     await this.audit.record({ event: 'register', outcome: 'success', agentUid: uid, kid: jwk.kid, context, detail: { is_new: false } });
     return { uid, kid: jwk.kid, public_jwk: current.jwk, is_new: false };
   }

@@ -41,7 +41,7 @@ export class LocalKeyResolver extends KeyResolver {
    * changes, so an imported KeyObject outlives its status row's TTL. Each
    * holds ~0.7 KB of OpenSSL memory outside the V8 heap, so by default fewer
    * are kept than rows (KEY_CACHE_IMPORTED_KEYS); beyond them a key is
-   * imported again from its cached `x` (~7 µs, and garbage for the collector).
+   * imported again from its cached `x` (~4 µs, and garbage for the collector).
    */
   private readonly keyObjects: LRUCache<string, KeyObject>;
   /** Cache misses of concurrent requests share one query. */
