@@ -121,6 +121,35 @@ describe('Operator CLI (e2e)', () => {
     });
   });
 
+  it('refuses input the HTTP API would refuse, with the same messages, and changes nothing', async () => {
+    const agent: RegisteredAgent = await withApp({}, (t) => registerAgent(t.url, `localhost:${port}`));
+    const refusals: Array<[args: string[], message: string]> = [
+      [['revoke', agent.uid, agent.kid, '--reason', 'ok\u001b[2J\u001b[31mFAKE\u0007'], 'reason: reason must be plain text without control characters'],
+      [['revoke', agent.uid, agent.kid, '--reason', 'x'.repeat(201)], 'reason: reason must be shorter than or equal to 200 characters'],
+      [['revoke', agent.uid, agent.kid], '--reason is required'],
+      [['revoke', 'bob', agent.kid, '--reason', 'leaked'], 'uid: uid must be agent-<24 hex>'],
+      [['revoke', agent.uid, 'not-a-kid', '--reason', 'leaked'], 'kid: kid must be an RFC 7638 thumbprint'],
+      [['disable', `${agent.uid}x`], 'uid: uid must be agent-<24 hex>'],
+      [['agent', 'bob'], 'uid: uid must be agent-<24 hex>'],
+      [['agents', '--status', 'gone'], 'status: status must be one of the following values: active, disabled'],
+      [['audit', '--from', '9999-12-31T23:00:00-01:00'], 'from: from must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z'],
+      [['audit', '--to', '9999-12-31T23:59:59-00:01'], 'to: to must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z'],
+    ];
+    for (const [args, message] of refusals) {
+      const res = await cli(...args);
+      expect({ args, code: res.code, stdout: res.stdout, stderr: res.stderr }).toEqual({ args, code: 1, stdout: '', stderr: `[VALIDATION_FAILED] ${message}\n` });
+    }
+    await withApp({}, async (t) => {
+      const [key] = await t.dataSource.query(`SELECT status, revoked_reason FROM public_keys WHERE kid = $1`, [agent.kid]);
+      expect(key).toEqual({ status: 'active', revoked_reason: null });
+      const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE agent_uid = $1 AND event IN ('revoke', 'disable')`, [agent.uid]);
+      expect(n).toBe(0);
+    });
+    // A reason of exactly 200 plain characters is taken, as over HTTP.
+    const revoked = await cli('revoke', agent.uid, agent.kid, '--reason', 'r'.repeat(200));
+    expect({ code: revoked.code, stderr: revoked.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('explains itself and refuses unknown commands', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);

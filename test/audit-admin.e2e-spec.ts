@@ -1,6 +1,9 @@
+import { get as httpGet } from 'node:http';
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { unpackEntries } from '../src/audit/audit-chain';
+import { AuditEventRepository } from '../src/audit/audit-event.repository';
 import { AuditIntegrityService } from '../src/audit/audit-integrity.service';
 import { AuditRetentionService } from '../src/audit/audit-retention.service';
 import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent } from './factories/agent.factory';
@@ -64,6 +67,35 @@ function parseCsv(text: string): string[][] {
     rows.push(row);
   }
   return rows;
+}
+
+const EMPTY_EVENT = {
+  occurred_at: '2026-01-01T00:00:00.000000Z',
+  event: 'verify',
+  outcome: 'success',
+  error_code: null,
+  agent_uid: null,
+  kid: null,
+  method: 'GET',
+  path: '/whoami',
+  authority: null,
+  ip: null,
+  user_agent: null,
+  request_id: null,
+  detail: {},
+};
+
+/** A GET that reports whether the body arrived whole (supertest hides a cut-off chunked transfer). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => undefined); // "aborted": the point of the test
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete }));
+    }).on('error', reject);
+  });
 }
 
 describe('Audit trail and admin API (e2e)', () => {
@@ -246,6 +278,28 @@ describe('Audit trail and admin API (e2e)', () => {
       }
     });
 
+    it('refuses a from or to outside years 0001-9999 in UTC with 400 VALIDATION_FAILED, never a 500, in every form', async () => {
+      // A four-digit year whose UTC instant is in year 10000: PostgreSQL refused it ("time zone displacement out of range").
+      const late = ['9999-12-31T23:00:00-01:00', '9999-12-31T23:59:59-00:01'];
+      const expectRefused = (res: Response, field: 'from' | 'to') => {
+        expect(res.status).toBe(400);
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+        expect(res.body).toEqual({ error: { status: 400, code: 'VALIDATION_FAILED', message: `${field}: ${field} must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z` } });
+      };
+      for (const value of late) {
+        for (const field of ['from', 'to'] as const) {
+          expectRefused(await adminGet('/admin/audit-events').query({ [field]: value }), field);
+          expectRefused(await adminGet('/admin/audit-events').query({ [field]: value, format: 'csv' }), field);
+          expectRefused(await adminGet('/admin/audit-events').query({ [field]: value }).set('Accept', 'text/csv'), field);
+          expectRefused(await adminGet('/admin/audit-events/summary').query({ [field]: value }), field);
+        }
+      }
+      // The last instant in range still answers.
+      const edge = await adminGet('/admin/audit-events/summary').query({ from, to: '9999-12-31T22:59:59.999-01:00' }).expect(200);
+      expect(edge.body.to).toBe('9999-12-31T23:59:59.999Z');
+      await adminGet('/admin/audit-events').query({ from: '9999-12-31T23:59:59.999Z', format: 'csv' }).expect(200);
+    });
+
     it('summarises a time window: counts by event, outcome and error code, top failing agents', async () => {
       const res = await adminGet('/admin/audit-events/summary').query({ from, to }).expect(200);
       expect(res.body).toEqual({
@@ -377,6 +431,32 @@ describe('Audit trail and admin API (e2e)', () => {
       expect(rows.slice(1).every((r) => r[3] === 'failure' && r[4] === 'INVALID_SIGNATURE')).toBe(true);
       const empty = await adminGet('/admin/audit-events').query({ agent_uid: p.uid, to: '2000-01-01T00:00:00Z', format: 'csv' }).expect(200);
       expect(parseCsv(empty.text)).toEqual([EVENT_FIELDS]);
+    });
+
+    it('a CSV export that fails after the response started is cut off (a truncated transfer, not a complete file) and logged', async () => {
+      const events = t.app.get(AuditEventRepository);
+      // A first batch as full as the export reads (1000), so it asks for a second, which fails.
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ ...EMPTY_EVENT, id: String(1_000_000 - i) }));
+      const search = jest
+        .spyOn(events, 'search')
+        .mockResolvedValueOnce(batch)
+        .mockRejectedValueOnce(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      try {
+        const res = await rawGet(`${t.url}/admin/audit-events?format=csv`, { ...agentHeaders(admin, authority), 'User-Agent': USER_AGENT });
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toMatch(/^text\/csv/);
+        expect(res.complete).toBe(false);
+        expect(res.body.split('\n').slice(0, 2)).toEqual([EVENT_FIELDS.join(','), expect.stringMatching(/^1000000,/)]);
+        expect(search).toHaveBeenCalledTimes(2);
+        expect(logged).toHaveBeenCalledWith(expect.stringMatching(/^GET \/admin\/audit-events request_id=\S+: CSV export failed after the response started \(DATABASE_UNAVAILABLE\)/), expect.any(String));
+      } finally {
+        search.mockRestore();
+        logged.mockRestore();
+      }
+      // The next export is whole again.
+      const again = await adminGet('/admin/audit-events').query({ agent_uid: p.uid, format: 'csv' }).expect(200);
+      expect(parseCsv(again.text)[0]).toEqual(EVENT_FIELDS);
     });
   });
 

@@ -1,7 +1,7 @@
 import { createServer, connect, Server, Socket } from 'node:net';
 import request from 'supertest';
-import { agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
-import { startTestApp, TestApp } from './support/test-app';
+import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { startTestAppWithAdmin, TestApp } from './support/test-app';
 
 const DIRECTORY = '/.well-known/http-message-signatures-directory';
 // Longer than the connect (1 s) and statement (2 s + 1 s read) timeouts the app gets
@@ -20,6 +20,7 @@ class CuttableProxy {
   private readonly server: Server = createServer((client) => this.accept(client));
   private readonly sockets = new Set<Socket>();
   private mode: ProxyMode = 'open';
+  private cutMarker: string | undefined;
   port = 0;
 
   constructor(
@@ -49,11 +50,17 @@ class CuttableProxy {
     this.mode = 'blackhole';
   }
 
+  /** Drops the connection that sends a statement containing `marker` (the database dies under that one query). */
+  cutOn(marker: string): void {
+    this.cutMarker = marker;
+  }
+
   /** Back to normal; the connections the cut left half-open are dropped. */
   async restore(): Promise<void> {
     const wasListening = this.server.listening;
     this.dropAll();
     this.mode = 'open';
+    this.cutMarker = undefined;
     if (!wasListening) await this.listen();
   }
 
@@ -70,7 +77,14 @@ class CuttableProxy {
     }
     const upstream = connect(this.targetPort, this.targetHost);
     this.track(upstream);
-    client.on('data', (chunk) => this.mode === 'open' && upstream.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (this.cutMarker !== undefined && chunk.includes(this.cutMarker)) {
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      if (this.mode === 'open') upstream.write(chunk);
+    });
     upstream.on('data', (chunk) => this.mode === 'open' && client.write(chunk));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -100,6 +114,7 @@ describe('Database unavailable (e2e)', () => {
   let t: TestApp;
   let authority: string;
   let agent: RegisteredAgent;
+  let admin: RegisteredAgent;
 
   beforeAll(async () => {
     const target = new URL(process.env.DATABASE_URL!);
@@ -110,7 +125,7 @@ describe('Database unavailable (e2e)', () => {
     proxied.port = String(proxy.port);
     // No key or directory cache: every request here must reach the database
     // (a cached directory would rightly still answer during the outage).
-    t = await startTestApp({ DATABASE_URL: proxied.href, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000', KEY_CACHE_TTL_MS: '0' });
+    ({ app: t, admin } = await startTestAppWithAdmin({ DATABASE_URL: proxied.href, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '2000', KEY_CACHE_TTL_MS: '0' }));
     authority = `localhost:${t.port}`;
     agent = await registerAgent(t.url, authority);
   });
@@ -184,5 +199,33 @@ describe('Database unavailable (e2e)', () => {
     for (const res of results) expectDatabaseUnavailable(res);
     await proxy.restore();
     await expectRecovery();
+  });
+
+  describe('CSV export of the audit trail', () => {
+    // The export's own query (the admin's signature check and its admin_query row still succeed).
+    const AUDIT_SEARCH = 'ORDER BY audit_events.occurred_at';
+    const exportCsv = () => http().get('/admin/audit-events').query({ format: 'csv' }).set(agentHeaders(admin, authority)).timeout(ANSWER_WITHIN_MS);
+
+    it('answers 503 DATABASE_UNAVAILABLE as JSON, not a 400 text/plain, when the database fails under its query', async () => {
+      await exportCsv().expect(200);
+      proxy.cutOn(AUDIT_SEARCH);
+      const res = await exportCsv();
+      expectDatabaseUnavailable(res);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['content-disposition']).toBeUndefined();
+      // The JSON form of the same query answers the same.
+      expectDatabaseUnavailable(await http().get('/admin/audit-events').set(agentHeaders(admin, authority)).timeout(ANSWER_WITHIN_MS));
+      await proxy.restore();
+      const again = await exportCsv().expect(200);
+      expect(again.headers['content-type']).toMatch(/^text\/csv/);
+      expect(again.headers['content-disposition']).toBe('attachment; filename="audit-events.csv"');
+    });
+
+    it('answers 503 DATABASE_UNAVAILABLE as JSON while the database refuses connections', async () => {
+      await proxy.refuse();
+      const res = await exportCsv();
+      expectDatabaseUnavailable(res);
+      expect(res.headers['content-disposition']).toBeUndefined();
+    });
   });
 });

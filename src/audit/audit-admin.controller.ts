@@ -1,12 +1,13 @@
 import { adminActorOf } from './audit-entry';
-import { Controller, Get, Headers, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Req, StreamableFile } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { ApiErrors } from '../common/http/openapi.decorators';
 import { SignedAgent } from '../verification/signed-agent.decorator';
 import { CurrentAgent } from '../verification/verified-agent.decorator';
 import type { VerifiedAgent } from '../verification/verified-agent';
 import { AuditAdminService } from './audit-admin.service';
+import { csvFile } from './csv-export';
 import { AuditPage, AuditQueryDto, AuditSummary, AuditSummaryQueryDto } from './dto/audit-query.dto';
 import { ChainBrokenReport, ChainIntactReport, type ChainReport } from './dto/chain-report.dto';
 
@@ -38,11 +39,9 @@ export class AuditAdminController {
     @Query() query: AuditQueryDto,
     @Headers('accept') accept: string | undefined,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
   ): Promise<AuditPage | StreamableFile> {
     if (query.format === 'csv' || (query.format === undefined && accept?.includes('text/csv'))) {
-      res.setHeader('Content-Disposition', 'attachment; filename="audit-events.csv"');
-      return new StreamableFile(await this.admin.csv(adminActorOf(agent, req), query), { type: 'text/csv; charset=utf-8' });
+      return csvFile(await this.admin.csv(adminActorOf(agent, req), query), 'audit-events.csv');
     }
     return this.admin.page(adminActorOf(agent, req), query);
   }

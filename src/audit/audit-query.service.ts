@@ -21,17 +21,24 @@ export class AuditQueryService {
     return { events, next_cursor: more ? encodeCursor(events[events.length - 1].id) : null };
   }
 
-  /** The whole filtered range as CSV, read in keyset batches: memory stays flat for any range. */
-  csv(query: AuditQueryDto): Readable {
+  /**
+   * The whole filtered range as CSV, read in keyset batches: memory stays flat for any range.
+   * The first batch is read before the stream is returned, so that a failure there (the
+   * database unavailable, …) rejects this promise and is answered like any other error,
+   * before the response starts; a later one fails the stream (see csv-export.ts).
+   */
+  async csv(query: AuditQueryDto): Promise<Readable> {
     const filter = toFilter(query);
     const events = this.events;
+    let pending: AuditEventView[] | undefined = await events.search(filter, CSV_BATCH);
     let header = true;
     let done = false;
     return new Readable({
       async read() {
         try {
           if (done) return void this.push(null);
-          const rows = await events.search(filter, CSV_BATCH);
+          const rows = pending ?? (await events.search(filter, CSV_BATCH));
+          pending = undefined;
           const lines = rows.map(csvLine);
           if (header) lines.unshift(CSV_COLUMNS.join(','));
           header = false;

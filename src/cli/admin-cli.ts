@@ -5,21 +5,18 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import { AppModule } from '../app.module';
 import { AppConfig, loadAppConfig, loadDotEnv } from '../config/app-config';
 import { ConfigValidationError } from '../config/env.validation';
 import { DomainError } from '../common/errors/domain-error';
 import { AdminActor, NO_REQUEST } from '../audit/audit-entry';
 import { AuditAdminService } from '../audit/audit-admin.service';
-import { AuditQueryDto } from '../audit/dto/audit-query.dto';
 import { AgentAdminService } from '../registration/agent-admin.service';
-import { AgentListQueryDto } from '../registration/dto/agent-admin.dto';
 import { RegistrationService } from '../registration/registration.service';
 import { jwkThumbprint } from '../verification/core/jwk';
 import { formatTable } from './table';
 import { protectKids } from './admin-cli-args';
+import { CommandInput, commandInput } from './admin-cli-input';
 
 const USAGE = `Operator CLI of the vestauth authority (same services as the HTTP API, same database).
 
@@ -53,8 +50,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
-
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: protectKids(argv), options: OPTIONS, allowPositionals: true });
   const [command, ...args] = positionals;
@@ -62,56 +57,53 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  const input = await commandInput(command, args, values);
+  if (!input) {
+    process.stderr.write(`Unknown command: ${command}\n\n${USAGE}\n`);
+    return 2;
+  }
   loadDotEnv();
   const config = loadAppConfig();
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error', 'warn'] });
   try {
-    return await run(app, config, command, args, values);
+    return await run(app, config, input);
   } finally {
     await app.close();
   }
 }
 
-async function run(app: INestApplicationContext, config: AppConfig, command: string, args: string[], values: Values): Promise<number> {
-  const actor: AdminActor = { uid: `cli:${userInfo().username}`.slice(0, 30), kid: null, context: { ...NO_REQUEST, method: 'CLI', path: command } };
+/** Runs a command whose input is already validated (admin-cli-input.ts). */
+async function run(app: INestApplicationContext, config: AppConfig, input: CommandInput): Promise<number> {
+  const actor: AdminActor = { uid: `cli:${userInfo().username}`.slice(0, 30), kid: null, context: { ...NO_REQUEST, method: 'CLI', path: input.command } };
   const agents = app.get(AgentAdminService);
-  switch (command) {
+  switch (input.command) {
     case 'create-admin':
-      return createAdmin(app, config, actor, values.out ?? 'admin.env');
+      return createAdmin(app, config, actor, input.out);
     case 'agents': {
-      const page = await agents.list(actor, dto(AgentListQueryDto, { status: values.status, limit: values.limit ?? '50' }));
+      const page = await agents.list(actor, input.query);
       print(formatTable(page.agents, ['uid', 'status', 'active_keys', 'created_at', 'disabled_at']));
       return 0;
     }
     case 'agent': {
-      const detail = await agents.detail(actor, required(args[0], 'uid'));
+      const detail = await agents.detail(actor, input.uid);
       print(formatTable([detail.agent], ['uid', 'status', 'active_keys', 'created_at', 'disabled_at']));
       print(formatTable(detail.keys, ['kid', 'status', 'created_at', 'revoked_at', 'revoked_reason']));
       print(formatTable(detail.events, ['id', 'occurred_at', 'event', 'outcome', 'error_code', 'path']));
       return 0;
     }
     case 'revoke': {
-      const key = await agents.revoke(actor, required(args[0], 'uid'), required(args[1], 'kid'), required(values.reason, '--reason'));
+      const key = await agents.revoke(actor, input.uid, input.kid, input.reason);
       print(formatTable([key], ['kid', 'status', 'revoked_at', 'revoked_reason']));
       return 0;
     }
     case 'disable':
     case 'enable': {
-      const agent = await agents.setStatus(actor, required(args[0], 'uid'), command === 'disable' ? 'disabled' : 'active');
+      const agent = await agents.setStatus(actor, input.uid, input.command === 'disable' ? 'disabled' : 'active');
       print(formatTable([agent], ['uid', 'status', 'disabled_at']));
       return 0;
     }
     case 'audit': {
-      const query = dto(AuditQueryDto, {
-        agent_uid: values.agent,
-        event: values.event,
-        outcome: values.outcome,
-        error_code: values['error-code'],
-        from: values.from,
-        to: values.to,
-        limit: values.limit ?? '50',
-      });
-      const page = await app.get(AuditAdminService).page(actor, query);
+      const page = await app.get(AuditAdminService).page(actor, input.query);
       print(formatTable(page.events, ['id', 'occurred_at', 'event', 'outcome', 'error_code', 'agent_uid', 'method', 'path', 'ip']));
       return 0;
     }
@@ -120,9 +112,6 @@ async function run(app: INestApplicationContext, config: AppConfig, command: str
       print(JSON.stringify(report));
       return report.ok ? 0 : 1;
     }
-    default:
-      process.stderr.write(`Unknown command: ${command}\n\n${USAGE}\n`);
-      return 2;
   }
 }
 
@@ -146,23 +135,6 @@ async function createAdmin(app: INestApplicationContext, config: AppConfig, acto
   print(`Add it to ADMIN_AGENT_UIDS and restart the authority:\n  ADMIN_AGENT_UIDS=${[...config.adminAgentUids, registered.uid].join(',')}`);
   print(`Then, in the directory holding that file as .env: npx vestauth agent curl ${config.publicUrl.origin}/admin/audit-events`);
   return 0;
-}
-
-/** Validates CLI options with the same DTO rules as the HTTP API. */
-function dto<T extends object>(cls: new () => T, raw: Record<string, string | undefined>): T {
-  const plain = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-  const instance = plainToInstance(cls, plain);
-  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length > 0) {
-    const first = errors[0];
-    throw new DomainError('VALIDATION_FAILED', `${first.property}: ${Object.values(first.constraints ?? {})[0] ?? 'invalid value'}`);
-  }
-  return instance;
-}
-
-function required(value: string | undefined, name: string): string {
-  if (!value) throw new DomainError('VALIDATION_FAILED', `${name} is required`);
-  return value;
 }
 
 function print(text: string): void {

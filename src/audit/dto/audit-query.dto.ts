@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { AUDIT_EVENTS, type AuditEventType, type AuditOutcome } from '../entities/audit-event.entity';
 
 // IsISO8601 also accepts week, ordinal, basic and signed-year forms that
@@ -10,15 +10,42 @@ import { AUDIT_EVENTS, type AuditEventType, type AuditOutcome } from '../entitie
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 const TIMESTAMP_MESSAGE = { message: '$property must be a timestamp such as 2026-01-01T00:00:00Z' };
 
+// A four-digit year with an offset can still name an instant outside years
+// 0001-9999 in UTC (9999-12-31T23:00:00-01:00 is in year 10000): the query
+// then got +010000-… from toISOString(), which PostgreSQL refuses ("time
+// zone displacement out of range", a 500). Both bounds are checked, so the
+// rule does not depend on what IsISO8601 happens to refuse.
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** The instant, in UTC, lies in years 0001-9999 (PostgreSQL timestamptz and Date.toISOString agree there). */
+export function isTimestampInRange(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const at = Date.parse(value);
+  return Number.isFinite(at) && at >= EARLIEST && at <= LATEST;
+}
+
+function IsTimestampInRange(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isTimestampInRange',
+    validator: {
+      validate: isTimestampInRange,
+      defaultMessage: () => '$property must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
+    },
+  });
+}
+
 /** from/to of the audit queries (and of the summary alone). */
 export class AuditSummaryQueryDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound of occurred_at (ISO 8601).' })
+  @IsTimestampInRange() // listed first, so it runs last: a malformed value gets the format message
   @IsOptional()
   @IsISO8601({ strict: true })
   @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive upper bound of occurred_at (ISO 8601).' })
+  @IsTimestampInRange() // listed first, so it runs last: a malformed value gets the format message
   @IsOptional()
   @IsISO8601({ strict: true })
   @Matches(TIMESTAMP, TIMESTAMP_MESSAGE)
