@@ -211,7 +211,7 @@ export class EnvironmentVariables {
   @Max(1_000_000)
   RATE_LIMIT_REGISTER_PER_MINUTE = 60;
 
-  /** Failed verifications per client IP and per agent per minute, per instance; 0 turns the limit off. */
+  /** Failed verifications per client IP per minute, per instance (never charged to the agent a request names); 0 turns the limit off. */
   @Transform(toInt)
   @IsInt()
   @Min(0)

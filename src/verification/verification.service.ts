@@ -45,9 +45,10 @@ export class VerificationService {
   async verify(req: Request, policy: SignedAgentOptions = {}): Promise<VerifiedAgent> {
     const attempt: VerificationAttempt = {};
     const ip = clientIp(req);
-    // A client (or agent) that keeps failing is refused before any work; not
-    // audited one by one, so a flood cannot turn into a flood of writes.
-    this.rateLimit?.checkFailures(ip, uidFromHeaderLoosely(req));
+    // A client that keeps failing is refused before any work; not audited one
+    // by one, so a flood cannot turn into a flood of writes. Per client IP
+    // only: the agent a failing request names is unproven (RateLimitService).
+    this.rateLimit?.checkFailures(ip);
     try {
       const { agent, inspected } = await this.verifySignature(req, policy, attempt);
       // Authorization before the nonce is spent: a refused non-admin costs no write.
@@ -71,7 +72,7 @@ export class VerificationService {
       return agent;
     } catch (error) {
       if (error instanceof DomainError) {
-        this.rateLimit?.recordFailure(ip, attempt.uid);
+        this.rateLimit?.recordFailure(ip);
         if (!attempt.audited) await this.recordFailure(req, error, attempt);
       }
       throw error;

@@ -11,10 +11,16 @@ export class RateLimitedError extends DomainError {
 }
 
 /**
- * Budgets per client IP (and per agent where known), per instance: the
- * buckets live in this process, so N instances allow up to N times the
- * budget. Registrations spend a token each; verifications spend one only
- * when they fail, so well-behaved agents are never limited.
+ * Budgets per client IP, per instance: the buckets live in this process, so
+ * N instances allow up to N times the budget. Registrations spend a token
+ * each; verifications spend one only when they fail, so well-behaved agents
+ * are never limited.
+ *
+ * Failures are never charged to an agent: a failed request has not proved
+ * to be that agent (Signature-Agent is just a header until the signature
+ * holds), so a per-agent budget would let anyone lock any agent out. Nor is
+ * one needed: an Ed25519 key cannot be guessed online, and the IP budget
+ * already slows a client down.
  */
 @Injectable()
 export class RateLimitService {
@@ -33,16 +39,14 @@ export class RateLimitService {
     this.enforce(this.registrations.take(`ip:${ip}`), 'registration', ip);
   }
 
-  /** Before verifying: refuse a client (or agent) whose failures used up the budget. */
-  checkFailures(ip: string, agentUid?: string): void {
+  /** Before verifying: refuse a client whose failures used up its budget. */
+  checkFailures(ip: string): void {
     this.enforce(this.failures.waitSeconds(`ip:${ip}`), 'failed verification', ip);
-    if (agentUid) this.enforce(this.failures.waitSeconds(`agent:${agentUid}`), 'failed verification', agentUid);
   }
 
-  /** After a failed verification. */
-  recordFailure(ip: string, agentUid?: string): void {
+  /** After a failed verification: charged to the client that sent it, never to the agent it named. */
+  recordFailure(ip: string): void {
     this.failures.take(`ip:${ip}`);
-    if (agentUid) this.failures.take(`agent:${agentUid}`);
   }
 
   private enforce(waitSeconds: number, what: string, who: string): void {

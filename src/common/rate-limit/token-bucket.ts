@@ -6,7 +6,7 @@ interface Bucket {
 }
 
 /**
- * Token buckets by key (client IP, agent uid): `perMinute` tokens, refilled
+ * Token buckets by key (e.g. client IP): `perMinute` tokens, refilled
  * continuously. Bounded: the least recently seen keys are forgotten first,
  * which can only make a limit more lenient, never lock someone out.
  */
