@@ -16,8 +16,10 @@ interface RecordedClaim {
 
 /**
  * Nonces in PostgreSQL, shared by every instance. Concurrent requests are
- * claimed together in one INSERT (group commit). Expired rows are purged on
- * a schedule, in batches, so the table stays as small as the live window.
+ * claimed together in one INSERT (group commit). Rows past their keep-until
+ * time (the signature's acceptance window plus NONCE_RETENTION_MARGIN_SECONDS)
+ * are purged on a schedule, in batches, so the table stays as small as that
+ * window.
  */
 @Injectable()
 export class PostgresNonceStore extends NonceStore implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -39,13 +41,13 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
     2,
     isDatabaseUnavailable,
   );
-  consume(kid: string, nonce: string, expiresAtSeconds: number): Promise<boolean> {
-    return this.batch.submit({ kid, nonce, expiresAtSeconds });
+  consume(kid: string, nonce: string, keepUntilSeconds: number): Promise<boolean> {
+    return this.batch.submit({ kid, nonce, keepUntilSeconds });
   }
 
   /** Nonce and audit row in the same statement, batched across concurrent requests. */
-  override consumeAndRecord(kid: string, nonce: string, expiresAtSeconds: number, success: AuditEntry, sink: VerificationAuditSink): Promise<boolean> {
-    return this.recorded.submit({ claim: { kid, nonce, expiresAtSeconds }, success, sink });
+  override consumeAndRecord(kid: string, nonce: string, keepUntilSeconds: number, success: AuditEntry, sink: VerificationAuditSink): Promise<boolean> {
+    return this.recorded.submit({ claim: { kid, nonce, keepUntilSeconds }, success, sink });
   }
 
   onApplicationBootstrap(): void {

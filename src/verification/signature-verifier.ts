@@ -81,8 +81,8 @@ export class SignatureVerifier {
   async consumeNonce(kid: string, inspected: InspectedSignature): Promise<void> {
     const { nonce, expires } = inspected.parsed.params;
     if (nonce === undefined) return; // allowed only when the policy does not require nonces
-    // Kept until the signature could no longer pass the expiry check.
-    const fresh = await this.nonces.consume(kid, nonce, expires! + this.options.clockSkewSeconds);
+    // Kept until no instance could still accept the signature (margins included).
+    const fresh = await this.nonces.consume(kid, nonce, NonceStore.keepUntil(expires!, this.options.clockSkewSeconds));
     if (!fresh) fail('REPLAYED_NONCE', 'signature has already been used');
   }
 
@@ -97,7 +97,7 @@ export class SignatureVerifier {
       await sink.record(success);
       return true;
     }
-    return this.nonces.consumeAndRecord(kid, nonce, expires! + this.options.clockSkewSeconds, success, sink);
+    return this.nonces.consumeAndRecord(kid, nonce, NonceStore.keepUntil(expires!, this.options.clockSkewSeconds), success, sink);
   }
 
   private policy(requiredTag: string | undefined): SignaturePolicy {

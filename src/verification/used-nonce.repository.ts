@@ -9,7 +9,8 @@ import { preparedQuery } from '../database/prepared-query';
 export interface NonceClaim {
   kid: string;
   nonce: string;
-  expiresAtSeconds: number;
+  /** Stored as `expires_at`: NonceStore.keepUntil, margins already included. */
+  keepUntilSeconds: number;
 }
 
 /** The SHA-256 of a nonce: the table stores this, never the nonce. */
@@ -38,7 +39,7 @@ export class UsedNonceRepository {
       [
         claims.map((c) => c.kid),
         claims.map((c) => nonceHash(c.nonce)),
-        claims.map((c) => new Date(c.expiresAtSeconds * 1000).toISOString()),
+        claims.map((c) => new Date(c.keepUntilSeconds * 1000).toISOString()),
       ],
     );
     const inserted = new Set(rows.map((r) => `${r.kid}\u0000${Buffer.from(r.nonce_hash).toString('hex')}`));
@@ -78,7 +79,7 @@ export class UsedNonceRepository {
       [
         items.map((item) => item.claim.kid),
         items.map((item) => nonceHash(item.claim.nonce)),
-        items.map((item) => new Date(item.claim.expiresAtSeconds * 1000).toISOString()),
+        items.map((item) => new Date(item.claim.keepUntilSeconds * 1000).toISOString()),
         column('agent_uid'),
         column('method'),
         column('path'),
@@ -92,7 +93,13 @@ export class UsedNonceRepository {
     return result.map((r) => r.fresh);
   }
 
-  /** Deletes up to `limit` expired rows; returns how many. */
+  /**
+   * Deletes up to `limit` rows past their `expires_at`, by the database
+   * clock; returns how many. `expires_at` already lies a margin beyond the
+   * last instant any instance accepts the signature (NonceStore.keepUntil),
+   * so app clocks behind the database's cannot see a purged nonce's
+   * signature as still valid.
+   */
   async purgeExpired(limit: number): Promise<number> {
     const result: [unknown[], number] = await this.dataSource.query(
       `DELETE FROM used_nonces WHERE ctid IN (
