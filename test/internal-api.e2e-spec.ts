@@ -3,7 +3,9 @@ import { createServer, Server } from 'node:http';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
+import { NestFactory } from '@nestjs/core';
 import { createInternalApi } from '../examples/internal-api/internal-api';
+import { InternalApiModule } from '../examples/internal-api/internal-api.module';
 import { KeyResolver } from '../src/verification/key-resolver';
 import type { VerificationModuleOptions } from '../src/verification/verification.module';
 import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
@@ -225,6 +227,50 @@ describe('Internal API protected by VerificationModule.forRoot (e2e)', () => {
         .send(JSON.stringify({ title: 'Something else' }))
         .expect(401);
       expect(res.body.error.code).toBe('INVALID_CONTENT_DIGEST');
+    });
+  });
+
+  // An app that forgot `rawBody: true`: the JSON body is parsed, its bytes are not kept.
+  describe('in an app created without rawBody', () => {
+    let bare: NestExpressApplication;
+    let bareUrl: string;
+    let bareAuthority: string;
+    const body = JSON.stringify({ title: 'Incident review' });
+    const components = (digest: string): Array<[string, string]> => [
+      ['@method', 'POST'],
+      ['@path', '/reports'],
+      ['content-digest', digest],
+    ];
+
+    beforeAll(async () => {
+      const port = await freePort();
+      bareAuthority = `localhost:${port}`;
+      bare = await NestFactory.create<NestExpressApplication>(
+        InternalApiModule.forRoot({ authorityUrl: t.url, acceptedAuthorities: [bareAuthority], allowInsecureLocalhost: true, allowPrivateNetworks: true }),
+        { bodyParser: false, logger: false, abortOnError: false },
+      );
+      bare.useBodyParser('json');
+      await bare.listen(port, '127.0.0.1');
+      bareUrl = `http://${bareAuthority}`;
+    });
+
+    afterAll(async () => {
+      await bare?.close();
+    });
+
+    it.each([
+      ['the digest of an empty body', ''],
+      ['the digest of the body sent', body],
+    ])('refuses a covered content-digest (%s): 401 INVALID_CONTENT_DIGEST, the body was not kept', async (_name, digested) => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await request(bareUrl)
+        .post('/reports')
+        .set('Content-Type', 'application/json')
+        .set('Content-Digest', contentDigest(digested))
+        .set(agentHeaders(agent, bareAuthority, { extra: components(contentDigest(digested)) }))
+        .send(body)
+        .expect(401);
+      expect(res.body.error).toEqual({ status: 401, code: 'INVALID_CONTENT_DIGEST', message: expect.stringContaining('not read') });
     });
   });
 

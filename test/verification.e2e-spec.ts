@@ -119,6 +119,32 @@ function signComponents(key: AgentKeyPair, agentUrl: string, lines: ReadonlyArra
   };
 }
 
+/**
+ * Signs `signedParams` as the @signature-params line and sends `sentParams`
+ * (default: the same) in Signature-Input, with a Signature-Agent given as is.
+ */
+function signParams(
+  key: AgentKeyPair,
+  signatureAgent: string,
+  lines: ReadonlyArray<[identifier: string, value: string]>,
+  sentParams: string,
+  signedParams = sentParams,
+): Record<string, string> {
+  const base = [...lines.map(([id, value]) => `${id}: ${value}`), `"@signature-params": ${signedParams}`].join('\n');
+  return {
+    Signature: `sig1=:${sign(null, Buffer.from(base), key.privateKey).toString('base64')}:`,
+    'Signature-Input': `sig1=${sentParams}`,
+    'Signature-Agent': signatureAgent,
+  };
+}
+
+/** vestauth's parameters over @authority; `created` and `expires` as given (text, to send Decimals). */
+function vestauthParams(key: AgentKeyPair, o: { created?: string; expires?: string; extra?: string } = {}): string {
+  const created = nowSeconds();
+  const nonce = randomBytes(64).toString('base64url');
+  return `("@authority");created=${o.created ?? created};keyid="${key.kid}";alg="ed25519";expires=${o.expires ?? created + 300};nonce="${nonce}";tag="web-bot-auth"${o.extra ?? ''}`;
+}
+
 /** The same headers with one bit of the signature bytes flipped. */
 function tamperSignature(headers: Record<string, string>): Record<string, string> {
   const match = /^(sig1=:)(.*)(:)$/.exec(headers.Signature);
@@ -385,6 +411,109 @@ describe('Verification (e2e)', () => {
       });
     });
 
+    // A failure on either path: the hot route (GET /whoami) and Express (GET /whoami/).
+    async function expectRefusedOnPath(res: Response, path: string, status: number, code: string): Promise<AuditRow> {
+      expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
+      const rows = await auditRowsOf(t, res);
+      expect(rows).toEqual([expect.objectContaining({ event: 'verify', outcome: 'failure', error_code: code, agent_uid: agent.uid, path })]);
+      return rows[0];
+    }
+
+    describe('covered fields named like Object.prototype members', () => {
+      it.each(['/whoami', '/whoami/'].flatMap((path) => ['constructor', '__proto__'].map((name) => [path, name])))(
+        'GET %s covering "%s", not sent: 401 INVALID_SIGNATURE (not a 500), audited',
+        async (path, name) => {
+          const headers = signComponents(agent, agent.agentUrl, [['"@authority"', authority], [`"${name}"`, '']]);
+          const res = await http().get(path).set(headers);
+          const row = await expectRefusedOnPath(res, path, 401, 'INVALID_SIGNATURE');
+          expect(row.detail).toMatchObject({ reason: 'covered_field_absent', component: `"${name}"` });
+        },
+      );
+
+      it('a header named constructor that was sent is covered like any other', async () => {
+        const headers = signComponents(agent, agent.agentUrl, [['"@authority"', authority], ['"constructor"', 'sent']]);
+        await http().get('/whoami').set(headers).set('Constructor', 'sent').expect(200);
+      });
+    });
+
+    describe('a covered content-digest of a body this service did not read', () => {
+      const digestOfEmpty = contentDigest('');
+
+      it.each(['text/plain', 'application/octet-stream'])(
+        'a %s body with the digest of "": 401 INVALID_CONTENT_DIGEST, never compared with an empty body',
+        async (type) => {
+          const headers = agentHeaders(agent, authority, { extra: [['content-digest', digestOfEmpty]] });
+          const res = await http().post('/whoami').set(headers).set('Content-Type', type).set('Content-Digest', digestOfEmpty).send('tampered');
+          const row = await expectRefused(t, res, 401, 'INVALID_CONTENT_DIGEST', agent.uid);
+          expect(row.detail).toMatchObject({ reason: 'body_not_read' });
+        },
+      );
+
+      it('a text/plain body with its own correct digest: 401 INVALID_CONTENT_DIGEST (its bytes were not kept)', async () => {
+        const headers = agentHeaders(agent, authority, { extra: [['content-digest', contentDigest('hello')]] });
+        const res = await http().post('/whoami').set(headers).set('Content-Type', 'text/plain').set('Content-Digest', contentDigest('hello')).send('hello');
+        await expectRefused(t, res, 401, 'INVALID_CONTENT_DIGEST', agent.uid);
+      });
+
+      it.each(['/whoami', '/whoami/'])('a request to %s with no body and the digest of "": 200', async (path) => {
+        const headers = agentHeaders(agent, authority, { extra: [['content-digest', digestOfEmpty]] });
+        await http().get(path).set(headers).set('Content-Digest', digestOfEmpty).expect(200);
+        const post = agentHeaders(agent, authority, { extra: [['content-digest', digestOfEmpty]] });
+        await http().post(path).set(post).set('Content-Digest', digestOfEmpty).expect(200);
+      });
+    });
+
+    describe('RFC 8941 Decimals in the signature parameters', () => {
+      const sigAgent = () => `sig1="${agent.agentUrl}"`;
+      const lines = (): Array<[string, string]> => [['"@authority"', authority]];
+
+      it.each(['/whoami', '/whoami/'])('%s: created and expires sent as Decimals, the Integers signed: 401 INVALID_SIGNATURE_INPUT', async (path) => {
+        const now = nowSeconds();
+        const signed = vestauthParams(agent, { created: String(now), expires: String(now + 300) });
+        const sent = signed.replace(`created=${now}`, `created=${now}.0`).replace(`expires=${now + 300}`, `expires=${now + 300}.000`);
+        const res = await http().get(path).set(signParams(agent, sigAgent(), lines(), sent, signed));
+        const row = await expectRefusedOnPath(res, path, 401, 'INVALID_SIGNATURE_INPUT');
+        expect(row.detail).toMatchObject({ reason: 'invalid_parameter', parameter: 'created' });
+      });
+
+      it.each(['/whoami', '/whoami/'])('%s: created as a Decimal, signed as sent: 401 INVALID_SIGNATURE_INPUT', async (path) => {
+        const now = nowSeconds();
+        const res = await http().get(path).set(signParams(agent, sigAgent(), lines(), vestauthParams(agent, { created: `${now}.0` })));
+        await expectRefusedOnPath(res, path, 401, 'INVALID_SIGNATURE_INPUT');
+      });
+
+      it.each(['/whoami', '/whoami/'])('%s: an extension parameter x=1.0 signed as sent: 200', async (path) => {
+        await http().get(path).set(signParams(agent, sigAgent(), lines(), vestauthParams(agent, { extra: ';x=1.0' }))).expect(200);
+      });
+
+      it.each(['/whoami', '/whoami/'])('%s: x=1.0 sent but x=1 signed: 401 INVALID_SIGNATURE', async (path) => {
+        const sent = vestauthParams(agent, { extra: ';x=1.0' });
+        const res = await http().get(path).set(signParams(agent, sigAgent(), lines(), sent, sent.replace(';x=1.0', ';x=1')));
+        await expectRefusedOnPath(res, path, 401, 'INVALID_SIGNATURE');
+      });
+    });
+
+    // DESIGN.md section 2: older clients send the agent host without scheme;
+    // this authority's PUBLIC_URL is http.
+    describe('a Signature-Agent without scheme naming our agent host', () => {
+      const host = () => `${agent.uid}.${authority}`;
+
+      it.each(['/whoami', '/whoami/'].flatMap((path) => [
+        [path, 'a bare token', () => host()],
+        [path, 'a bare string', () => `"${host()}"`],
+        [path, 'a dictionary member', () => `sig1="${host()}"`],
+      ] as Array<[string, string, () => string]>))('%s, %s: 200, resolved locally', async (path, _name, value) => {
+        const res = await http().get(path).set(signParams(agent, value(), [['"@authority"', authority]], vestauthParams(agent))).expect(200);
+        expect(res.body).toMatchObject({ uid: agent.uid, well_known_url: `${agent.agentUrl}${WELL_KNOWN}` });
+      });
+
+      it('an explicit https scheme under our http authority: still 403 UNTRUSTED_SIGNATURE_AGENT, never fetched', async () => {
+        const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: `https://${host()}` }));
+        await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', agent.uid);
+        expect(canary.connections).toBe(0);
+      });
+    });
+
     describe("Cloudflare's web-bot-auth signer", () => {
       type Component = NonNullable<Parameters<typeof webBotAuthHeaders>[2]['components']>[number];
 
@@ -552,6 +681,18 @@ describe('Verification (e2e)', () => {
         expect(row.detail).toMatchObject({ reason: 'key_not_in_directory' });
       });
 
+      // The directory serves plain http: only an explicit http:// may reach it.
+      it('a Signature-Agent without scheme naming a foreign agent host is never fetched over plain http', async () => {
+        const uid = randomUid();
+        const key = agentKeyPair();
+        const host = `${uid}.localhost:${directory.port}`;
+        const res = await http()
+          .get('/whoami')
+          .set(signParams(key, host, [['"@authority"', authority]], vestauthParams(key)));
+        expect(res.body.error).toMatchObject({ status: 401, code: 'UNKNOWN_KEY' });
+        expect(directory.requests.filter((r) => r.startsWith(uid))).toEqual([]);
+      });
+
       it('a host under the trusted domain that is not an agent host: 403 UNTRUSTED_SIGNATURE_AGENT, never fetched', async () => {
         const before = directory.requests.length;
         const res = await http().get('/whoami').set(signatureHeaders(foreign, { authority, agentUrl: `http://not-an-agent.localhost:${directory.port}` }));
@@ -580,6 +721,7 @@ describe('Verification (e2e)', () => {
         expect(row.detail).toMatchObject({ failure: 'forbidden_address' });
         expect(directory.connections).toBe(connections);
       });
+    });
     });
   });
 });

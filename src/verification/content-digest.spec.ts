@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { checkContentDigest } from './content-digest';
+import type { IncomingMessage } from 'node:http';
+import { checkContentDigest, receivedContentOf } from './content-digest';
 
 const BODY = Buffer.from('{"hello":"world"}');
 
@@ -26,7 +27,7 @@ describe(checkContentDigest.name, () => {
     });
 
     it('the digest of the empty body when no body was received', () => {
-      expect(() => sut(sha256(Buffer.alloc(0)), undefined)).not.toThrow();
+      expect(() => sut(sha256(Buffer.alloc(0)), Buffer.alloc(0))).not.toThrow();
     });
 
     // RFC 9530 section 2's sha-512 example, over {"hello": "world"} and a line feed.
@@ -54,7 +55,49 @@ describe(checkContentDigest.name, () => {
     });
 
     it('a digest of the body when none was received', () => {
-      expect(() => sut(sha256(), undefined)).toThrow(refused);
+      expect(() => sut(sha256(), Buffer.alloc(0))).toThrow(refused);
     });
+  });
+});
+
+describe(receivedContentOf.name, () => {
+  const sut = receivedContentOf;
+  const req = (headers: Record<string, string>, rawBody?: Buffer) =>
+    ({ headers, rawBody }) as unknown as IncomingMessage & { rawBody?: Buffer };
+  const notRead = expect.objectContaining({
+    code: 'INVALID_CONTENT_DIGEST',
+    status: 401,
+    detail: { reason: 'body_not_read' },
+  });
+
+  it('gives the raw body the parser kept', () => {
+    expect(sut(req({ 'content-length': String(BODY.length) }, BODY))).toBe(BODY);
+  });
+
+  it.each([
+    ['no body headers at all', {}],
+    ['Content-Length: 0', { 'content-length': '0' }],
+  ])('gives no bytes for a request without a body (%s)', (_name, headers) => {
+    expect(sut(req(headers))).toEqual(Buffer.alloc(0));
+  });
+
+  // Unknown bytes are never taken for an empty body (a text/plain or
+  // octet-stream body no parser read, or an app without rawBody: true).
+  it.each([
+    ['a Content-Length', { 'content-length': '8' }],
+    ['Transfer-Encoding: chunked', { 'transfer-encoding': 'chunked' }],
+    ['a malformed Content-Length', { 'content-length': 'x' }],
+  ])('refuses a body that was not read (%s)', (_name, headers) => {
+    expect(() => sut(req(headers))).toThrow(notRead);
+  });
+
+  it('refuses a body the parser kept only decoded (Content-Encoding)', () => {
+    expect(() => sut(req({ 'content-length': '20', 'content-encoding': 'gzip' }, BODY))).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONTENT_DIGEST', detail: { reason: 'body_decoded' } }),
+    );
+  });
+
+  it('accepts Content-Encoding: identity', () => {
+    expect(sut(req({ 'content-encoding': 'identity' }, BODY))).toBe(BODY);
   });
 });

@@ -8,6 +8,7 @@ import { KeyWithAgent, PublicKeyRepository } from '../agents/public-key.reposito
 import type { StoredPublicJwk } from '../agents/entities/public-key.entity';
 import type { SignatureAgentRef } from './core/signature-agent';
 import { agentUidFromHost } from './core/agent-host';
+import { normalizeAuthority } from './request-view';
 import { importPublicJwk } from './core/jwk';
 import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
 import { VerificationOptions } from './verification-options';
@@ -63,10 +64,19 @@ export class LocalKeyResolver extends KeyResolver {
     });
   }
 
-  /** The uid when `agent` names one of our agent hosts, else undefined. */
+  /**
+   * The uid when `agent` names one of our agent hosts, else undefined. A
+   * legacy value without scheme names a host, not an origin (DESIGN.md
+   * section 2): it is ours whatever our scheme, as nothing is fetched for a
+   * local agent. An explicit scheme must be ours.
+   */
   localUid(agent: SignatureAgentRef): string | undefined {
     const local = this.options.local;
-    if (!local || agent.scheme !== local.scheme) return undefined;
+    if (!local) return undefined;
+    if (agent.schemelessAuthority !== undefined) {
+      return agentUidFromHost(normalizeAuthority(agent.schemelessAuthority, local.scheme), local.authority);
+    }
+    if (agent.scheme !== local.scheme) return undefined;
     return agentUidFromHost(agent.authority, local.authority);
   }
 

@@ -67,6 +67,26 @@ describe(requestViewOf.name, () => {
     expect(res.body).toMatchObject({ signatureAgent: ['sig1="https://agent.example"'], absent: null });
   });
 
+  // req.headers is a plain object: these names would find Object.prototype's members.
+  it.each(['constructor', '__proto__'])('answers undefined for %s when no such header was sent', async (name) => {
+    const app = express();
+    app.get('/', (req, res) => {
+      const value = requestViewOf(req).header(name);
+      res.json({ absent: value === undefined });
+    });
+    const res = await request(app).get('/').expect(200);
+    expect(res.body).toEqual({ absent: true });
+  });
+
+  it('hands out a header named constructor when it was sent', async () => {
+    const app = express();
+    app.get('/', (req, res) => {
+      res.json({ value: requestViewOf(req).header('constructor') ?? null });
+    });
+    const res = await request(app).get('/').set('Constructor', 'sent').expect(200);
+    expect(res.body).toEqual({ value: ['sent'] });
+  });
+
   it('ignores X-Forwarded-Host and X-Forwarded-Proto when the proxy is not trusted', async () => {
     const res = await request(direct)
       .get('/whoami')

@@ -20,9 +20,12 @@ export function requestViewOf(req: Request): RequestView {
     path: path === '' ? '/' : path,
     query: q === -1 ? '' : target.slice(q),
     header: (name: string) => {
-      const value = req.headers[name.toLowerCase()];
-      if (value === undefined) return undefined;
-      return Array.isArray(value) ? value : [value];
+      // Node's req.headers is a plain object and the name is the signer's
+      // choice: `constructor` or `__proto__` would find Object.prototype's
+      // members. Only a string (or set-cookie's array) is a header received.
+      const value: unknown = req.headers[name.toLowerCase()];
+      if (typeof value === 'string') return [value];
+      return Array.isArray(value) ? (value as string[]) : undefined;
     },
   };
 }

@@ -7,7 +7,7 @@ import { checkSignatureParams, SignaturePolicy } from './core/signature-policy';
 import { buildSignatureBase, coversComponent, RequestView } from './core/signature-base';
 import { verifySignatureBytes } from './core/signature-crypto';
 import { algorithmFitsKey } from './core/jwk';
-import { checkContentDigest } from './content-digest';
+import { checkContentDigest, receivedContentOf } from './content-digest';
 import { Clock } from './clock';
 import { NonceStore } from './nonce-store';
 import type { AuditEntry } from '../audit/audit-entry';
@@ -53,6 +53,8 @@ export class SignatureVerifier {
     });
     checkSignatureParams(parsed.params, this.policy(inspectOptions.requiredTag), this.clock.nowSeconds());
     this.checkComponents(parsed, inspectOptions.requiredComponents ?? []);
+    // Refused before any key lookup or cryptography: the digest could not be checked anyway.
+    if (coversComponent(parsed, 'content-digest')) receivedContentOf(req);
     const request = requestViewOf(req);
     this.checkAuthority(request.authority);
     return {
@@ -73,7 +75,7 @@ export class SignatureVerifier {
     }
     // Only after the signature holds does the (signed) digest header mean anything.
     if (coversComponent(inspected.parsed, 'content-digest')) {
-      checkContentDigest(header(req, 'content-digest'), rawBodyOf(req));
+      checkContentDigest(header(req, 'content-digest'), receivedContentOf(req));
     }
   }
 
@@ -130,8 +132,4 @@ export class SignatureVerifier {
 function header(req: Request, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
-}
-
-function rawBodyOf(req: Request): Buffer | undefined {
-  return (req as Request & { rawBody?: Buffer }).rawBody;
 }

@@ -61,6 +61,19 @@ describe(parseSignatureAgent.name, () => {
       expect(agent.port).toBe(3000);
     });
 
+    it.each([
+      ['a bare token', `${AGENT_HOST}:3000`, `${AGENT_HOST}:3000`],
+      ['a bare string', `"${AGENT_HOST.toUpperCase()}:3000"`, `${AGENT_HOST}:3000`],
+      ['a member without scheme', `sig1="${AGENT_HOST}:443"`, `${AGENT_HOST}:443`],
+      ['a member without scheme or port', `sig1="${AGENT_HOST}"`, AGENT_HOST],
+    ])('keeps the host[:port] of %s without scheme for the local resolver', (_name, header, authority) => {
+      expect(sut(header, vestauth).schemelessAuthority).toBe(authority);
+    });
+
+    it.each(['http', 'https'])('has no schemelessAuthority when the scheme is given (%s)', (scheme) => {
+      expect(sut(`sig1="${scheme}://${AGENT_HOST}:3000"`, vestauth).schemelessAuthority).toBeUndefined();
+    });
+
     it('reads a bare host token without a port', () => {
       expect(sut(AGENT_HOST, vestauth).origin).toBe(`https://${AGENT_HOST}`);
     });

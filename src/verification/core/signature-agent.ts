@@ -18,6 +18,15 @@ export interface SignatureAgentRef {
   readonly type: 'directory';
   /** The dictionary member used; undefined for a legacy bare value. */
   readonly memberKey?: string;
+  /**
+   * Only for a value without scheme (older clients, DESIGN.md section 2):
+   * its host[:port] as given, lowercase, the port kept whatever it is. Such a
+   * value names a host, not an origin: `url`, `scheme` and `authority` then
+   * read it as https, so that a remote fetch is never plain http by
+   * omission, while the local resolver compares this authority with its own
+   * whatever its scheme (nothing is fetched for a local agent).
+   */
+  readonly schemelessAuthority?: string;
 }
 
 export const MAX_SIGNATURE_AGENT_HEADER_LENGTH = 2048;
@@ -160,22 +169,26 @@ function parseAgentOrigin(value: BareItem): Omit<SignatureAgentRef, 'type' | 'me
     invalid('invalid_url');
   }
   // Older clients send host[:port] without a scheme. We read it as https,
-  // the safe default: the local resolver compares authorities only, and a
-  // remote fetch must not be downgraded to plain http by omission.
+  // the safe default: a remote fetch must not be downgraded to plain http by
+  // omission; the local resolver compares schemelessAuthority only.
   const url = tryParse(
     () => new URL(`${(scheme ?? 'https').toLowerCase()}://${hostname}${port ? `:${port}` : ''}/`),
   );
   if (url === undefined) {
     invalid('invalid_url');
   }
-  return {
+  const origin = {
     url,
     origin: url.origin,
-    scheme: url.protocol === 'https:' ? 'https' : 'http',
+    scheme: url.protocol === 'https:' ? ('https' as const) : ('http' as const),
     host: url.hostname,
     port: url.port === '' ? undefined : Number(url.port),
     authority: url.host,
   };
+  if (scheme !== undefined) {
+    return origin;
+  }
+  return { ...origin, schemelessAuthority: port ? `${url.hostname}:${Number(port)}` : url.hostname };
 }
 
 function textOf(value: BareItem): string | undefined {

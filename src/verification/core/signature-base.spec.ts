@@ -111,6 +111,16 @@ describe(buildSignatureBase.name, () => {
       );
     });
 
+    // The helper's `fields[name]` is a plain-object lookup, like Node's req.headers.
+    it.each(['constructor', '__proto__'])(
+      'treats a covered field named %s, absent from a plain-object view, as absent (no 500)',
+      (name) => {
+        expect(() => sut(signed(`"${name}"`), request())).toThrow(
+          coded('INVALID_SIGNATURE', 'covered_field_absent'),
+        );
+      },
+    );
+
     it.each([
       ['a line feed', 'a\nb'],
       ['a carriage return', 'a\rb'],

@@ -121,17 +121,24 @@ function fieldValue(component: ComponentId, request: RequestView): string {
 
 // Section 2.1: values trimmed, obsolete line folding replaced by a space,
 // then joined with ", " in the order they occur.
+// The name is the signer's choice: a view over a plain object (Node's
+// headers) that handed out an Object.prototype member for `constructor` or
+// `__proto__` must still answer "absent", never reach String methods.
 function combinedFieldValue(component: ComponentId, request: RequestView): string {
-  const values = request.header(component.name);
-  if (values === undefined || values.length === 0) {
+  const values: unknown = request.header(component.name);
+  if (!Array.isArray(values) || values.length === 0 || !values.every(isString)) {
     fail('INVALID_SIGNATURE', 'invalid signature', {
       reason: 'covered_field_absent',
       component: component.serialized,
     });
   }
-  return values
+  return (values as string[])
     .map((value) => value.replace(/\r\n[ \t]+/g, ' ').replace(/^[ \t]+|[ \t]+$/g, ''))
     .join(', ');
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function requireKey(component: ComponentId, key: string | number | boolean): string {

@@ -227,6 +227,54 @@ describe(parseSignatureHeaders.name, () => {
     });
   });
 
+  // RFC 8941 Decimals parse to the same JS number as Integers (1.0 and 1).
+  describe('Decimal parameters', () => {
+    const sig = `sig1=:${SIGNATURE_B64}:`;
+
+    it.each([
+      ['created', 'created=1795779140.0'],
+      ['expires', 'expires=1795779440.000'],
+    ])('refuses %s given as a Decimal with a zero fraction (RFC 9421 section 2.3)', (parameter, param) => {
+      const input = `sig1=("@authority");${param};keyid="k";tag="web-bot-auth"`;
+
+      expect(captureDomainError(() => sut(input, sig, WEB_BOT_AUTH))).toMatchObject({
+        code: 'INVALID_SIGNATURE_INPUT',
+        detail: { reason: 'invalid_parameter', parameter },
+      });
+    });
+
+    it('refuses created given as a Decimal in the last of two sig1 members', () => {
+      const input = `sig1=("@authority");created=1;tag="web-bot-auth", sig1=("@authority");created=1.0;tag="web-bot-auth"`;
+
+      expect(() => sut(input, sig, WEB_BOT_AUTH)).toThrow(coded('INVALID_SIGNATURE_INPUT', 'invalid_parameter'));
+    });
+
+    it.each([
+      ['a zero fraction', ';x=1.0', ';x=1.0'],
+      ['trailing zeros', ';x=-2.500', ';x=-2.5'],
+      ['a fraction', ';x=0.125', ';x=0.125'],
+      ['a Decimal then an Integer under one key (the last wins)', ';x=1.0;x=1', ';x=1'],
+      ['an Integer then a Decimal under one key (the last wins)', ';x=1;x=1.0', ';x=1.0'],
+    ])('keeps an extension Decimal a Decimal in @signature-params (%s)', (_name, sent, serialized) => {
+      const parsed = sut(`sig1=("@authority");created=1;keyid="k";tag="web-bot-auth"${sent}`, sig, WEB_BOT_AUTH);
+
+      expect(parsed.signatureParams).toBe(`("@authority");created=1;keyid="k";tag="web-bot-auth"${serialized}`);
+    });
+
+    it.each([
+      ['a String', 'keyid="k.1.0";ext="created=1.0"'],
+      ['a Token', 'ext=v1.0'],
+      ['a key', 'a1.0=1'],
+      ['another label', 'ext=1'],
+    ])('is not fooled by a "." inside %s', (_name, extra) => {
+      const input = `sig2=("x");created=1.0, sig1=("@authority");created=1;tag="web-bot-auth";${extra}`;
+      const parsed = sut(input, sig, WEB_BOT_AUTH);
+
+      expect(parsed.params.created).toBe(1);
+      expect(parsed.signatureParams).toBe(`("@authority");created=1;tag="web-bot-auth";${extra}`);
+    });
+  });
+
   it('never echoes the nonce or signature in the error', () => {
     const error = captureDomainError(() =>
       sut(`sig1=${VESTAUTH_PARAMS};created="x"`, `sig1=:${SIGNATURE_B64}:`, WEB_BOT_AUTH),

@@ -4,6 +4,7 @@ import {
   parseDictionary,
   serializeInnerList,
   serializeItem,
+  serializeParameters,
   Token,
 } from 'structured-headers';
 import type {
@@ -14,6 +15,7 @@ import type {
   Parameters,
 } from 'structured-headers';
 import { fail } from '../../common/errors/domain-error';
+import { decimalParameters, serializeDecimalExactly } from './structured-decimals';
 
 /**
  * Bounds checked before any parsing, so a hostile header costs at most one
@@ -81,11 +83,13 @@ export function parseSignatureHeaders(
   const inputs = parseBoundedDictionary(inputHeader, 'INVALID_SIGNATURE_INPUT');
   const signatures = parseBoundedDictionary(signatureHeader, 'INVALID_SIGNATURE');
   const [label, member] = selectMember(requireInnerLists(inputs), opts.requiredTag);
+  // Which of its parameters are Decimals, which the library's values cannot tell.
+  const decimals = decimalParameters(inputHeader, label);
   return {
     label,
     components: parseComponents(member[0]),
-    params: parseParams(member[1]),
-    signatureParams: serializeSignatureParams(member),
+    params: parseParams(member[1], decimals),
+    signatureParams: serializeSignatureParams(member, decimals),
     signature: signatureBytes(signatures, label),
   };
 }
@@ -228,13 +232,13 @@ function componentIdentity(component: ComponentId): string {
 
 // Unknown parameters stay in the signed @signature-params line but are
 // otherwise ignored (RFC 9421 section 2.3 allows extensions).
-function parseParams(params: Parameters): SignatureParams {
+function parseParams(params: Parameters, decimals: ReadonlySet<string>): SignatureParams {
   for (const value of params.values()) {
     requireRfc8941BareItem(value);
   }
   return {
-    created: optionalTimestamp(params, 'created'),
-    expires: optionalTimestamp(params, 'expires'),
+    created: optionalTimestamp(params, 'created', decimals),
+    expires: optionalTimestamp(params, 'expires', decimals),
     keyid: optionalString(params, 'keyid'),
     alg: optionalString(params, 'alg'),
     nonce: optionalString(params, 'nonce'),
@@ -262,13 +266,18 @@ function isRfc8941Type(value: BareItem): boolean {
   );
 }
 
-// RFC 9421 section 2.3: created and expires are Integer UNIX timestamps.
-function optionalTimestamp(params: Parameters, key: string): number | undefined {
+// RFC 9421 section 2.3: created and expires are Integer UNIX timestamps (a
+// Decimal such as `1795779140.0` is another type, even with a zero fraction).
+function optionalTimestamp(
+  params: Parameters,
+  key: string,
+  decimals: ReadonlySet<string>,
+): number | undefined {
   const value = params.get(key);
   if (value === undefined) {
     return undefined;
   }
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || decimals.has(key)) {
     fail('INVALID_SIGNATURE_INPUT', 'invalid signature input', {
       reason: 'invalid_parameter',
       parameter: key,
@@ -302,9 +311,24 @@ function optionalString(params: Parameters, key: string): string | undefined {
  * over are then exactly the structure we validated: optional whitespace or
  * a duplicated parameter in the raw header cannot make the checked values
  * differ from the signed ones.
+ *
+ * A Decimal parameter stays a Decimal (`x=1.0`, not the library's `x=1`),
+ * so two headers of different types never share one base. Decimals among
+ * the components' own parameters need no such care: no numeric component
+ * parameter is supported, so the base is never built for one.
  */
-function serializeSignatureParams(member: InnerList): string {
-  return serializeInnerList(member);
+function serializeSignatureParams(member: InnerList, decimals: ReadonlySet<string>): string {
+  if (decimals.size === 0) {
+    return serializeInnerList(member);
+  }
+  let line = serializeInnerList([member[0], new Map()]);
+  for (const [key, value] of member[1]) {
+    line +=
+      decimals.has(key) && typeof value === 'number'
+        ? `;${key}=${serializeDecimalExactly(value)}`
+        : serializeParameters(new Map([[key, value]]));
+  }
+  return line;
 }
 
 // RFC 9421 section 4.2: the Signature member is a Byte Sequence. Unknown
