@@ -722,6 +722,43 @@ describe('Verification (e2e)', () => {
         expect(directory.connections).toBe(connections);
       });
     });
+
+    describe('a foreign agent whose uid is listed in ADMIN_AGENT_UIDS (as one of ours could be)', () => {
+      let t: TestApp;
+      let authority: string;
+      const http = () => request(t.url);
+
+      beforeAll(async () => {
+        t = await startTestApp({ ...remoteEnv(true), ADMIN_AGENT_UIDS: foreignUid });
+        authority = `localhost:${t.port}`;
+      });
+
+      afterAll(async () => {
+        await t?.close();
+      });
+
+      it('is not an admin: 403 FORBIDDEN on the admin API, its audit row naming its host', async () => {
+        const res = await http().get('/admin/audit-events').set(signatureHeaders(foreign, { authority, agentUrl: foreignAgentUrl }));
+        expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 403, code: 'FORBIDDEN' });
+        expect(await auditRowsOf(t, res)).toEqual([
+          expect.objectContaining({
+            event: 'verify',
+            outcome: 'failure',
+            error_code: 'FORBIDDEN',
+            agent_uid: foreignUid,
+            path: '/admin/audit-events',
+            detail: expect.objectContaining({ agent_host: `${foreignUid}.localhost:${directory.port}` }),
+          }),
+        ]);
+      });
+
+      it('still verifies as itself elsewhere, the success row naming its host', async () => {
+        const res = await http().get('/whoami').set(signatureHeaders(foreign, { authority, agentUrl: foreignAgentUrl })).expect(200);
+        expect(res.body.uid).toBe(foreignUid);
+        expect(await auditRowsOf(t, res)).toEqual([
+          expect.objectContaining({ outcome: 'success', agent_uid: foreignUid, detail: expect.objectContaining({ agent_host: `${foreignUid}.localhost:${directory.port}` }) }),
+        ]);
+      });
     });
   });
 });

@@ -19,6 +19,12 @@ export class VerificationOptions {
    * with its scheme; undefined in a service without the agents database.
    */
   local?: { scheme: 'http' | 'https'; authority: string };
+  /**
+   * host[:port] of the authority whose agents these are (PUBLIC_URL's, or
+   * forRoot's authorityUrl): only its agents can be admins, since a uid is
+   * unique only within its authority.
+   */
+  homeAuthority?: string;
   /** Host patterns (`*.example.com`, `example.com`, optional :port) resolved through their directory. */
   trustedAgentDomains: readonly string[];
   /**

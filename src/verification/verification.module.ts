@@ -154,6 +154,7 @@ function fromAppConfig(config: AppConfig): VerificationOptions {
     strictSignatureAgentCoverage: v.strictSignatureAgentCoverage,
     acceptedAuthorities: v.acceptedAuthorities,
     local: { scheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http', authority: config.authority },
+    homeAuthority: config.authority,
     trustedAgentDomains: v.trustedAgentDomains,
     keyCache: { ttlMs: v.keyCacheTtlMs, notifiedTtlMs: v.keyCacheNotifiedTtlMs, maxEntries: v.keyCacheMaxEntries, importedKeys: v.keyCacheImportedKeys },
     remote: {
@@ -161,7 +162,6 @@ function fromAppConfig(config: AppConfig): VerificationOptions {
       maxBytes: v.remote.maxBytes,
       allowInsecureLocalhost: v.remote.allowInsecureLocalhost,
       allowPrivateNetworks: v.remote.allowPrivateNetworks,
-      cacheMaxEntries: v.keyCacheMaxEntries,
     },
     adminAgentUids: config.adminAgentUids,
   };
@@ -178,6 +178,7 @@ function fromModuleOptions(options: VerificationModuleOptions): VerificationOpti
     supportedAlgorithms: SUPPORTED_ALGORITHMS,
     strictSignatureAgentCoverage: false,
     acceptedAuthorities: options.acceptedAuthorities.map((a) => a.toLowerCase()),
+    homeAuthority: authority,
     trustedAgentDomains: [`*.${authority}`, ...(options.trustedAgentDomains ?? [])],
     keyCache: { ttlMs: 2000, maxEntries: 10_000, importedKeys: 10_000 },
     remote: {

@@ -21,6 +21,8 @@ export interface VerificationAttempt {
   uid?: string;
   kid?: string;
   coveredComponents?: string[];
+  /** host[:port] of a foreign agent (trusted domain), which the audit row names beside the uid. */
+  agentHost?: string;
   /** The failure is already in the audit trail (written with the nonce). */
   audited?: boolean;
 }
@@ -50,9 +52,11 @@ export class VerificationService {
     // only: the agent a failing request names is unproven (RateLimitService).
     this.rateLimit?.checkFailures(ip);
     try {
-      const { agent, inspected } = await this.verifySignature(req, policy, attempt);
+      const { agent, inspected, home } = await this.verifySignature(req, policy, attempt);
       // Authorization before the nonce is spent: a refused non-admin costs no write.
-      if (policy.admin && !this.options.adminAgentUids.has(agent.uid)) {
+      // ADMIN_AGENT_UIDS names our own agents: a uid is unique only within its
+      // authority, so a foreign agent with the same uid is not an admin.
+      if (policy.admin && !(home && this.options.adminAgentUids.has(agent.uid))) {
         fail('FORBIDDEN', 'agent is not an administrator');
       }
       // Step 8 and 9 together: nonce and audit row in one write (REPLAYED_NONCE recorded by it too).
@@ -62,7 +66,8 @@ export class VerificationService {
         agentUid: agent.uid,
         kid: agent.kid,
         context: auditContextOf(req),
-        detail: { components: agent.coveredComponents },
+        // A foreign agent's uid may equal one of ours: its row names its host too.
+        detail: home ? { components: agent.coveredComponents } : { components: agent.coveredComponents, agent_host: attempt.agentHost },
       };
       const fresh = await this.signatures.consumeNonceAndRecord(agent.kid, inspected, success, this.audit);
       if (!fresh) {
@@ -91,7 +96,7 @@ export class VerificationService {
     req: Request,
     policy: AuthenticateOptions,
     attempt: VerificationAttempt,
-  ): Promise<{ agent: VerifiedAgent; inspected: InspectedSignature }> {
+  ): Promise<{ agent: VerifiedAgent; inspected: InspectedSignature; home: boolean }> {
     const inspected = this.signatures.inspect(req, {
       requiredTag: this.options.tag,
       requiredComponents: policy.components,
@@ -103,6 +108,8 @@ export class VerificationService {
     this.checkSignatureAgentCoverage(inspected, agentRef, policy);
     const resolved = await this.resolve(agentRef, inspected.keyid, policy.localOnly === true);
     attempt.uid = resolved.uid;
+    const home = this.isHomeAgent(agentRef, resolved);
+    if (!home) attempt.agentHost = agentRef.authority.toLowerCase();
     this.signatures.verifySignature(req, inspected, resolved.key);
     const agent = {
       uid: resolved.uid,
@@ -111,7 +118,17 @@ export class VerificationService {
       well_known_url: resolved.wellKnownUrl,
       coveredComponents: inspected.coveredComponents,
     };
-    return { agent, inspected };
+    return { agent, inspected, home };
+  }
+
+  /**
+   * Whether the agent is one of this authority's own: resolved from our
+   * database inside the authority; inside another service (forRoot), an
+   * agent host `<uid>.<authority>` of the configured authority.
+   */
+  private isHomeAgent(agent: SignatureAgentRef, resolved: ResolvedKey): boolean {
+    if (this.local) return this.local.localUid(agent) === resolved.uid;
+    return isAgentHostOf(agent.authority, resolved.uid, this.options.homeAuthority);
   }
 
   /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
@@ -144,7 +161,11 @@ export class VerificationService {
         agentUid: uid ?? null,
         kid: attempt.kid ?? null,
         context: auditContextOf(req),
-        detail: { ...(attempt.coveredComponents ? { components: attempt.coveredComponents } : {}), ...(error.detail ?? {}) },
+        detail: {
+          ...(attempt.coveredComponents ? { components: attempt.coveredComponents } : {}),
+          ...(attempt.agentHost ? { agent_host: attempt.agentHost } : {}),
+          ...(error.detail ?? {}),
+        },
       });
     } catch (auditError) {
       // The client still gets its 401/403; the operator gets the reason the row is missing.
@@ -172,4 +193,9 @@ function uidFromHeaderLoosely(req: Request): string | undefined {
   const value = headerOf(req, 'signature-agent');
   const match = value?.slice(0, 600).match(/agent-[0-9a-f]{24}(?=\.)/i);
   return match ? match[0].toLowerCase() : undefined;
+}
+
+/** Whether `agentAuthority` (host[:port]) is exactly the agent host `<uid>.<authority>`. */
+export function isAgentHostOf(agentAuthority: string, uid: string, authority: string | undefined): boolean {
+  return authority !== undefined && agentAuthority.toLowerCase() === `${uid}.${authority.toLowerCase()}`;
 }
