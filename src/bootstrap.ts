@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Express } from 'express';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
@@ -11,6 +12,8 @@ import { RootLogger } from './logging/logging.module';
 import { PinoNestLogger } from './logging/pino-logger';
 import { setupOpenApi } from './common/http/openapi';
 import { HotRoutes, headersSetBy } from './hot-routes/hot-routes';
+import { holdRegistrationBodyRefusal, markRegistrationRoute } from './registration/body-refusal';
+import { REGISTRATION_ROUTES } from './registration/registration.controller';
 
 /** Options every instance of the app is created with (main.ts and the tests alike). */
 export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
@@ -45,7 +48,14 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   });
   express.use(securityHeaders);
   if (config.corsOrigins.length > 0) express.enableCors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 });
+  // A body refused on /register or /rotate is audited like any refused
+  // registration: marked by route layers that match as the handlers' own
+  // routes do (same router, same paths), held after the parser, raised by
+  // the route's interceptors (registration/body-refusal.ts).
+  const router = express.getHttpAdapter().getInstance() as Express;
+  for (const route of Object.values(REGISTRATION_ROUTES)) router.post(`/${route}`, markRegistrationRoute);
   express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  express.use(holdRegistrationBodyRefusal);
   express.set('trust proxy', config.trustProxy);
   express.disable('x-powered-by');
   express.set('etag', false);

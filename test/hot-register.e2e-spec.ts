@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import request from 'supertest';
-import { agentKeyPair, AgentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { agentKeyPair, AgentKeyPair, forgedSignatureHeaders, IDENTITY_POINT_X, publicJwkOf, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { responseShape as shape } from './support/response-shape';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -111,7 +111,7 @@ describe('POST /register on the hot route answers exactly as the Express path (e
     ['a truncated JSON body', '{"public_jwk":', 400, 'INVALID_JSON'],
     ['a JSON string instead of an object', '"public_jwk"', 400, 'INVALID_JSON'],
     ['whitespace only', ' \n ', 400, 'INVALID_JSON'],
-  ])('refuses %s as the body parser does: same error, no audit row, not counted', async (_name, body, status, code) => {
+  ])('refuses %s as the body parser does, with the same audit row and counters', async (_name, body, status, code) => {
     const [before400, beforeTimed] = [await requests(400), await timed('failure')];
     const key = agentKeyPair();
     const { hot, express, hotId, expressId } = await both(signed(key, body));
@@ -119,10 +119,29 @@ describe('POST /register on the hot route answers exactly as the Express path (e
     expect(hot.status).toBe(status);
     expect(hot.body.error).toMatchObject({ status, code });
     expect(shape(hot)).toEqual(shape(express));
-    expect(await auditOf(hotId)).toEqual([]);
-    expect(await auditOf(expressId)).toEqual([]);
-    expect(await requests(400)).toBe(before400);
-    expect(await timed('failure')).toBe(beforeTimed);
+    expect(await auditOf(hotId)).toEqual([{ event: 'register', outcome: 'failure', error_code: code, agent_uid: null, kid: null }]);
+    expect(await auditOf(expressId)).toEqual(await auditOf(hotId));
+    expect(await requests(400)).toBe(before400 + 2);
+    expect(await timed('failure')).toBe(beforeTimed + 2);
+  });
+
+  it('refuses a registration forged for the identity point (no private key) alike: 400 INVALID_PUBLIC_JWK, audited', async () => {
+    const [before, beforeTimed] = [await requests(400), await timed('failure')];
+    const { hot, express, hotId, expressId } = await both((path, id) =>
+      http()
+        .post(path)
+        .set(forgedSignatureHeaders(IDENTITY_POINT_X, { authority, tag: 'null' }))
+        .set('X-Request-Id', id)
+        .send({ public_jwk: publicJwkOf(IDENTITY_POINT_X) }),
+    );
+
+    expect(hot.status).toBe(400);
+    expect(hot.body.error).toMatchObject({ status: 400, code: 'INVALID_PUBLIC_JWK' });
+    expect(shape(hot)).toEqual(shape(express));
+    expect(await auditOf(hotId)).toEqual([{ event: 'register', outcome: 'failure', error_code: 'INVALID_PUBLIC_JWK', agent_uid: null, kid: null }]);
+    expect(await auditOf(expressId)).toEqual(await auditOf(hotId));
+    expect(await requests(400)).toBe(before + 2);
+    expect(await timed('failure')).toBe(beforeTimed + 2);
   });
 
   it.each([
@@ -207,8 +226,10 @@ describe('POST /register on the hot route answers exactly as the Express path (e
 
     const latin1 = await post().set('Content-Type', 'application/json; charset=latin1').send(body);
     expect([latin1.status, latin1.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    expect(await auditOf(latin1.headers['x-request-id'])).toEqual([{ event: 'register', outcome: 'failure', error_code: 'UNSUPPORTED_MEDIA_TYPE', agent_uid: null, kid: null }]);
     const tooLarge = await post().set('Content-Type', 'application/json').send(JSON.stringify({ public_jwk: key.publicJwk, pad: 'x'.repeat(BODY_LIMIT) }));
     expect([tooLarge.status, tooLarge.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(await auditOf(tooLarge.headers['x-request-id'])).toEqual([{ event: 'register', outcome: 'failure', error_code: 'PAYLOAD_TOO_LARGE', agent_uid: null, kid: null }]);
     const textPlain = await post().set('Content-Type', 'text/plain').send(body);
     expect([textPlain.status, textPlain.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
     const onAgentHost = await post().set('Host', `agent-${'0'.repeat(24)}.${authority}`).send(body);

@@ -1,5 +1,8 @@
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import request from 'supertest';
-import { agentHeaders, agentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
+import { NO_REQUEST } from '../src/audit/audit-entry';
+import { AgentAdminService } from '../src/registration/agent-admin.service';
+import { agentHeaders, agentKeyPair, forgedSignatureHeaders, IDENTITY_POINT_X, publicJwkOf, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
 
 describe('Registration (e2e)', () => {
@@ -18,6 +21,13 @@ describe('Registration (e2e)', () => {
 
   const auditRows = (kid: string) =>
     t.dataSource.query(`SELECT event, outcome, error_code, agent_uid, kid, detail FROM audit_events WHERE kid = $1 ORDER BY id`, [kid]);
+  const auditOf = (res: request.Response) =>
+    t.dataSource.query(`SELECT event, outcome, error_code, agent_uid, kid, path FROM audit_events WHERE request_id = $1 ORDER BY id`, [res.headers['x-request-id']]);
+  async function timedCount(operation: string, outcome: string): Promise<number> {
+    const res = await http().get('/metrics').expect(200);
+    const line = res.text.split('\n').find((l) => l.startsWith(`vestauth_registration_duration_seconds_count{operation="${operation}",outcome="${outcome}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
 
   describe('POST /register', () => {
     it('registers a new agent with proof-of-possession and stores the canonical key', async () => {
@@ -217,6 +227,156 @@ describe('Registration (e2e)', () => {
         .send({ public_jwk: { ...next.publicJwk, d: next.privateKey.export({ format: 'jwk' }).d } })
         .expect(400);
       expect(res.body.error.code).toBe('PRIVATE_KEY_MATERIAL');
+    });
+  });
+  describe('Ed25519 keys anyone can sign for', () => {
+    // 32 bytes: y little-endian, x's sign in the top bit; p = 2^255 - 19.
+    const weakKeys: Array<[string, string]> = [
+      ['the identity with the sign bit', 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA'],
+      ['the point of order 2 (y = p - 1)', '7P_______________________________________38'],
+      ['a point of order 8 (y = c)', 'JuiVj8KyJ7BFw_SJ8u-Y8NXfrAXTxjM5sTgCiG1T_AU'],
+      ['the identity encoded with y = p + 1 (non-canonical)', '7v_______________________________________38'],
+    ];
+
+    it('refuses a registration of the identity point forged without any private key (400 INVALID_PUBLIC_JWK), audited, nothing stored', async () => {
+      const jwk = publicJwkOf(IDENTITY_POINT_X);
+      const headers = forgedSignatureHeaders(IDENTITY_POINT_X, { authority, tag: 'null' });
+      // The forgery itself is good: OpenSSL accepts it for any message, so only the key check stops it.
+      const forged = Buffer.from(/:(.*):/.exec(headers.Signature)![1], 'base64');
+      expect(verify(null, Buffer.from('any message'), createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: IDENTITY_POINT_X }, format: 'jwk' }), forged)).toBe(true);
+
+      const res = await http().post('/register').set(headers).send({ public_jwk: jwk }).expect(400);
+
+      expect(res.body.error).toMatchObject({ status: 400, code: 'INVALID_PUBLIC_JWK', message: expect.stringContaining('small-order') });
+      const [{ keys }] = await t.dataSource.query(`SELECT count(*)::int AS keys FROM public_keys WHERE kid = $1`, [jwk.kid]);
+      expect(keys).toBe(0);
+      expect(await auditOf(res)).toEqual([{ event: 'register', outcome: 'failure', error_code: 'INVALID_PUBLIC_JWK', agent_uid: null, kid: null, path: '/register' }]);
+    });
+
+    it.each(weakKeys)('refuses %s with 400 INVALID_PUBLIC_JWK', async (_name, x) => {
+      const res = await http().post('/register').set(forgedSignatureHeaders(x, { authority, tag: 'null' })).send({ public_jwk: publicJwkOf(x) }).expect(400);
+
+      expect(res.body.error.code).toBe('INVALID_PUBLIC_JWK');
+      expect(await auditOf(res)).toEqual([expect.objectContaining({ event: 'register', outcome: 'failure', error_code: 'INVALID_PUBLIC_JWK' })]);
+    });
+
+    it('never verifies such a key stored before the check (a database of an earlier version): 401 UNKNOWN_KEY', async () => {
+      const jwk = publicJwkOf(IDENTITY_POINT_X);
+      const uid = `agent-${randomBytes(12).toString('hex')}`;
+      await t.dataSource.query(`INSERT INTO agents (uid) VALUES ($1)`, [uid]);
+      await t.dataSource.query(`INSERT INTO public_keys (kid, agent_uid, jwk) VALUES ($1, $2, $3)`, [jwk.kid, uid, JSON.stringify(jwk)]);
+
+      for (const path of ['/whoami', '/whoami/']) {
+        const headers = forgedSignatureHeaders(IDENTITY_POINT_X, { authority, agentUrl: `http://${uid}.${authority}` });
+        const res = await http().get(path).set(headers).expect(401);
+        expect(res.body.error.code).toBe('UNKNOWN_KEY');
+        const rows: Array<{ error_code: string; agent_uid: string; detail: Record<string, unknown> }> = await t.dataSource.query(
+          `SELECT error_code, agent_uid, detail FROM audit_events WHERE request_id = $1`,
+          [res.headers['x-request-id']],
+        );
+        expect(rows).toEqual([expect.objectContaining({ error_code: 'UNKNOWN_KEY', agent_uid: uid, detail: expect.objectContaining({ reason: 'weak_key' }) })]);
+      }
+    });
+
+    it('refuses to rotate to the identity point (400 INVALID_PUBLIC_JWK, audited as rotate); the current key stays', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: publicJwkOf(IDENTITY_POINT_X) }).expect(400);
+
+      expect(res.body.error.code).toBe('INVALID_PUBLIC_JWK');
+      expect(await auditOf(res)).toEqual([{ event: 'rotate', outcome: 'failure', error_code: 'INVALID_PUBLIC_JWK', agent_uid: null, kid: null, path: '/rotate' }]);
+      const [row] = await t.dataSource.query(`SELECT status FROM public_keys WHERE kid = $1`, [agent.kid]);
+      expect(row.status).toBe('active');
+    });
+  });
+
+  describe('audit and timing of every form of the rotate route', () => {
+    it.each(['/rotate/', '/ROTATE', '/Rotate/'])('records a refused rotation on %s as a rotate', async (path) => {
+      const agent = await registerAgent(t.url, authority);
+      const next = agentKeyPair();
+      const before = await timedCount('rotate', 'failure');
+
+      const res = await http()
+        .post(path)
+        .set(agentHeaders(agent, authority))
+        .send({ public_jwk: { ...next.publicJwk, d: next.privateKey.export({ format: 'jwk' }).d } })
+        .expect(400);
+
+      expect(res.body.error.code).toBe('PRIVATE_KEY_MATERIAL');
+      expect(await auditOf(res)).toEqual([{ event: 'rotate', outcome: 'failure', error_code: 'PRIVATE_KEY_MATERIAL', agent_uid: null, kid: null, path }]);
+      expect(await timedCount('rotate', 'failure')).toBe(before + 1);
+    });
+
+    it('records a refused registration on /REGISTER/ as a register', async () => {
+      const key = agentKeyPair();
+      const res = await http().post('/REGISTER/').set(signatureHeaders(key, { authority, tag: 'null' })).send({ public_jwk: { ...key.publicJwk, kid: 'not-it' } }).expect(400);
+
+      expect(await auditOf(res)).toEqual([{ event: 'register', outcome: 'failure', error_code: 'KEY_ID_MISMATCH', agent_uid: null, kid: null, path: '/REGISTER/' }]);
+    });
+
+    it('rotates on /rotate/ and times it as a rotate', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const next = agentKeyPair();
+      const before = await timedCount('rotate', 'success');
+
+      const res = await http().post('/rotate/').set(agentHeaders(agent, authority)).send({ public_jwk: next.publicJwk }).expect(200);
+
+      expect(await auditOf(res)).toEqual([{ event: 'rotate', outcome: 'success', error_code: null, agent_uid: agent.uid, kid: next.kid, path: '/rotate/' }]);
+      expect(await timedCount('rotate', 'success')).toBe(before + 1);
+    });
+  });
+
+  describe('bodies the JSON parser refuses', () => {
+    const LIMIT = 64 * 1024;
+
+    it.each([
+      ['/rotate', 'a truncated JSON body', 'application/json', '{"public_jwk":', 400, 'INVALID_JSON'],
+      ['/ROTATE/', 'a truncated JSON body', 'application/json', '{"public_jwk":', 400, 'INVALID_JSON'],
+      ['/rotate', 'a body over the limit', 'application/json', JSON.stringify({ pad: 'a'.repeat(LIMIT + 1) }), 413, 'PAYLOAD_TOO_LARGE'],
+      ['/rotate', 'an unsupported charset', 'application/json; charset=latin1', '{}', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['/register', 'a truncated JSON body', 'application/json', '{"public_jwk":', 400, 'INVALID_JSON'],
+      ['/register', 'a body over the limit', 'application/json', JSON.stringify({ pad: 'a'.repeat(LIMIT + 1) }), 413, 'PAYLOAD_TOO_LARGE'],
+      ['/register', 'an unsupported charset', 'application/json; charset=latin1', '{}', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ])('POST %s with %s: the parser\'s answer, and one audit row', async (path, _name, type, body, status, code) => {
+      const agent = await registerAgent(t.url, authority);
+      const headers = path.toLowerCase().startsWith('/rotate') ? agentHeaders(agent, authority) : signatureHeaders(agentKeyPair(), { authority, tag: 'null' });
+
+      const res = await http().post(path).set(headers).set('Content-Type', type).send(body).expect(status);
+
+      expect(res.body.error).toMatchObject({ status, code });
+      const event = path.toLowerCase().startsWith('/rotate') ? 'rotate' : 'register';
+      expect(await auditOf(res)).toEqual([{ event, outcome: 'failure', error_code: code, agent_uid: null, kid: null, path }]);
+    });
+
+    it('answers other routes as before, with no registration audit row', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const res = await http().post('/whoami').set(agentHeaders(agent, authority)).set('Content-Type', 'application/json').send('{"x":').expect(400);
+
+      expect(res.body.error.code).toBe('INVALID_JSON');
+      expect(await auditOf(res)).toEqual([]);
+      const unrouted = await http().post('/no-such-route').set('Content-Type', 'application/json').send('{"x":').expect(400);
+      expect(unrouted.body.error.code).toBe('INVALID_JSON');
+    });
+  });
+
+  describe('refused re-registration of a known key', () => {
+    it('records the owning agent when the key was revoked (409 KEY_CONFLICT)', async () => {
+      const agent = await registerAgent(t.url, authority);
+      await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk }).expect(200);
+
+      const res = await http().post('/register').set(signatureHeaders(agent, { authority, tag: 'null' })).send({ public_jwk: agent.publicJwk }).expect(409);
+
+      expect(res.body.error.code).toBe('KEY_CONFLICT');
+      expect(await auditOf(res)).toEqual([{ event: 'register', outcome: 'failure', error_code: 'KEY_CONFLICT', agent_uid: agent.uid, kid: agent.kid, path: '/register' }]);
+    });
+
+    it('records the owning agent when the agent is disabled (403 AGENT_DISABLED)', async () => {
+      const agent = await registerAgent(t.url, authority);
+      await t.app.get(AgentAdminService).setStatus({ uid: 'cli:test', kid: null, context: NO_REQUEST }, agent.uid, 'disabled');
+
+      const res = await http().post('/register/').set(signatureHeaders(agent, { authority, tag: 'null' })).send({ public_jwk: agent.publicJwk }).expect(403);
+
+      expect(res.body.error.code).toBe('AGENT_DISABLED');
+      expect(await auditOf(res)).toEqual([{ event: 'register', outcome: 'failure', error_code: 'AGENT_DISABLED', agent_uid: agent.uid, kid: agent.kid, path: '/register/' }]);
     });
   });
 });

@@ -36,8 +36,9 @@ interface Exchange {
   res: HotResponse;
   /**
    * The route label of the request counter, as Express reports it for the
-   * same route; undefined while a body is read (Express counts a request
-   * only once its body parsed: the counter comes after the body parser).
+   * same route; undefined while a body is read (the counter comes after
+   * Express's body parser, which lets a registration through to its route
+   * even when it refuses the body: registration/body-refusal.ts).
    */
   route: string | undefined;
   requestId: string;
@@ -174,18 +175,20 @@ export class HotRoutes {
    * What the Express path does: body parser (raw body kept), then inside
    * the registration interceptors the validation pipe (the plain body that
    * clients send is recognised without it, to the same result) and the
-   * service; a refusal from the pipe on is audited and timed as the
-   * interceptors do.
+   * service; a refusal, the body parser's included (body-refusal.ts), is
+   * audited and timed as the interceptors do.
    */
   private async register(exchange: Exchange, length: number): Promise<void> {
     const { req } = exchange;
-    const body = await readJsonBody(exchange.raw, length);
-    req.rawBody = body.raw;
-    req.body = body.value;
+    const body = await readJsonBody(exchange.raw, length).catch((error: unknown) => ({ refused: error }));
+    // Routed now (Express counts a refused body on this route too, see body-refusal.ts).
     exchange.route = REGISTER_PATH;
     const started = process.hrtime.bigint();
     let result: RegisterResponse;
     try {
+      if ('refused' in body) throw body.refused;
+      req.rawBody = body.raw;
+      req.body = body.value;
       const dto = plainPublicKeyBody(body.value) ?? ((await this.validation.transform(body.value, REGISTER_BODY)) as PublicKeyBodyDto);
       result = await this.registration.register(req, dto.public_jwk);
     } catch (error) {

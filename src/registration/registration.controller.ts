@@ -7,6 +7,10 @@ import { PublicKeyBodyDto, RegisterResponse, RotateResponse } from './dto/regist
 import { RegistrationAuditInterceptor, type AuditSubjectRequest } from './registration-audit.interceptor';
 import { RegistrationService } from './registration.service';
 import { RegistrationMetricsInterceptor } from './registration-metrics.interceptor';
+import { RegistrationOperationOf } from './registration-operation.decorator';
+
+/** The route paths, also given to the body parser's refusal handling (src/bootstrap.ts). */
+export const REGISTRATION_ROUTES = { register: 'register', rotate: 'rotate' } as const;
 
 /** Malformed bodies and keys, refused before any signature work. */
 const KEY_BODY_ERROR_CODES: readonly ErrorCode[] = [...BODY_ERROR_CODES, 'VALIDATION_FAILED', 'INVALID_PUBLIC_JWK', 'PRIVATE_KEY_MATERIAL', 'KEY_ID_MISMATCH', 'RATE_LIMITED'];
@@ -21,7 +25,8 @@ export class RegistrationController {
   constructor(private readonly registration: RegistrationService) {}
 
   /** Proof-of-possession registration: signed by the key in the body. Idempotent per key. */
-  @Post('register')
+  @Post(REGISTRATION_ROUTES.register)
+  @RegistrationOperationOf('register')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Register an agent by proof-of-possession',
@@ -37,7 +42,8 @@ export class RegistrationController {
   }
 
   /** Signed by the agent's current key; the body's key replaces it. */
-  @Post('rotate')
+  @Post(REGISTRATION_ROUTES.rotate)
+  @RegistrationOperationOf('rotate')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Rotate the agent\'s key',

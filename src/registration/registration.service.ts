@@ -21,6 +21,8 @@ import type { PublicJwkDto } from './dto/public-jwk.dto';
 import type { RegisterResponse, RotateResponse } from './dto/register.dto';
 import type { AuditSubjectRequest } from './registration-audit.interceptor';
 
+type AuditSubject = NonNullable<AuditSubjectRequest['auditSubject']>;
+
 /**
  * Agent and key lifecycle: registration with proof-of-possession, and
  * rotation. Uniqueness is decided by the database (primary key on kid,
@@ -66,9 +68,10 @@ export class RegistrationService {
   async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
     this.rateLimit.spendRegistration(req.ip ?? 'unknown');
     const jwk = canonicalJwk(body);
-    req.auditSubject = { kid: jwk.kid };
+    const subject: AuditSubject = { kid: jwk.kid };
+    req.auditSubject = subject;
     await this.provePossession(req, jwk);
-    return this.upsert(jwk, auditContextOf(req), {});
+    return this.upsert(jwk, auditContextOf(req), {}, subject);
   }
 
   /**
@@ -77,10 +80,11 @@ export class RegistrationService {
    * database is the authority. Recorded as such in the audit trail.
    */
   registerByOperator(actor: AdminActor, jwk: StoredPublicJwk): Promise<RegisterResponse> {
-    return this.upsert(jwk, actor.context, { via: 'operator-cli', admin: actor.uid });
+    return this.upsert(jwk, actor.context, { via: 'operator-cli', admin: actor.uid }, {});
   }
 
-  private async upsert(jwk: StoredPublicJwk, context: RequestAuditContext, detail: Record<string, unknown>): Promise<RegisterResponse> {
+  /** `subject` learns the agent when the key turns out to be known: a refusal is then recorded against it. */
+  private async upsert(jwk: StoredPublicJwk, context: RequestAuditContext, detail: Record<string, unknown>, subject: AuditSubject): Promise<RegisterResponse> {
     const uid = newAgentUid();
     const started = this.localKeys.writeStarted();
     if (await this.newAgents.submit({ uid, jwk, context, detail: { is_new: true, ...detail } })) {
@@ -92,13 +96,13 @@ export class RegistrationService {
     // The key exists (registered before, or by a concurrent request that won): its agent comes back.
     const existing = await this.keys.findWithAgent(jwk.kid);
     if (!existing) throw new Error(`key ${jwk.kid} neither inserted nor found`);
-    return this.registered(existing, jwk, context);
+    return this.registered(existing, jwk, context, subject);
   }
 
   async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
     this.rateLimit.spendRegistration(req.ip ?? 'unknown');
     const next = canonicalJwk(body);
-    const subject: { uid?: string; kid?: string } = {};
+    const subject: AuditSubject = {};
     req.auditSubject = subject;
     const caller = await this.verification.authenticate(req, { localOnly: true }, subject);
     subject.kid = caller.kid;
@@ -130,7 +134,8 @@ export class RegistrationService {
   }
 
   /** The key exists: the same agent comes back, unless the key was revoked or the agent disabled. */
-  private async registered(current: KeyWithAgent, jwk: StoredPublicJwk, context: RequestAuditContext): Promise<RegisterResponse> {
+  private async registered(current: KeyWithAgent, jwk: StoredPublicJwk, context: RequestAuditContext, subject: AuditSubject): Promise<RegisterResponse> {
+    subject.uid = current.agentUid;
     if (current.keyStatus !== 'active') fail('KEY_CONFLICT', 'key was revoked and cannot be registered again');
     if (current.agentStatus !== 'active') fail('AGENT_DISABLED', 'agent is disabled');
     const uid = current.agentUid;

@@ -10,6 +10,7 @@ import type { SignatureAgentRef } from './core/signature-agent';
 import { agentUidFromHost } from './core/agent-host';
 import { normalizeAuthority } from './request-view';
 import { importPublicJwk } from './core/jwk';
+import { ed25519JwkXWeakness } from './core/ed25519-key-strength';
 import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
 import { VerificationOptions } from './verification-options';
 import { KeyCachePolicy } from './key-cache-policy';
@@ -26,6 +27,12 @@ interface CachedKey {
   x: string;
   keyActive: boolean;
   agentActive: boolean;
+  /**
+   * A key stored before registration refused small-order and non-canonical
+   * Ed25519 keys (anyone can sign for those): never verifies. Checked once
+   * per read, not per request.
+   */
+  weak?: true;
 }
 
 /**
@@ -89,6 +96,7 @@ export class LocalKeyResolver extends KeyResolver {
     if (!cached || cached.agentUid !== uid) fail('UNKNOWN_KEY', 'unknown key');
     if (!cached.agentActive) fail('AGENT_DISABLED', 'agent is disabled');
     if (!cached.keyActive) fail('REVOKED_KEY', 'key has been revoked');
+    if (cached.weak) fail('UNKNOWN_KEY', 'unknown key', { reason: 'weak_key' });
     // In the member order PostgreSQL's jsonb gives the stored JWK (as answered before this cache kept only x).
     const jwk: StoredPublicJwk = { x: cached.x, crv: 'Ed25519', kid: keyid, kty: 'OKP' };
     return {
@@ -149,6 +157,7 @@ export class LocalKeyResolver extends KeyResolver {
     const row = await this.reads.submit(kid);
     if (!row) return undefined;
     const entry: CachedKey = { agentUid: row.agentUid, x: row.jwk.x, keyActive: row.keyStatus === 'active', agentActive: row.agentStatus === 'active' };
+    if (ed25519JwkXWeakness(row.jwk.x) !== undefined) entry.weak = true;
     this.remember(kid, entry, started);
     return entry;
   }

@@ -191,6 +191,18 @@ describe(RemoteKeyResolver.name, () => {
       await expect(sut.resolve(localAgent(server), good.kid)).resolves.toMatchObject({ kid: good.kid });
     });
 
+    it('skips an Ed25519 key anyone can sign for (small-order or non-canonical)', async () => {
+      const identity = { kty: 'OKP', crv: 'Ed25519', x: 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
+      const identityNonCanonical = { kty: 'OKP', crv: 'Ed25519', x: '7v_______________________________________38' };
+      const good = agentKey();
+      const server = await directoryServer(() => ({ keys: [identity, identityNonCanonical, good.jwk] }));
+      const sut = loopbackResolver();
+
+      await expectNotInDirectory(sut.resolve(localAgent(server), jwkThumbprint(identity)));
+      await expectNotInDirectory(sut.resolve(localAgent(server), jwkThumbprint(identityNonCanonical)));
+      await expect(sut.resolve(localAgent(server), good.kid)).resolves.toMatchObject({ kid: good.kid });
+    });
+
     it('considers only the first maxKeys entries', async () => {
       const keys = Array.from({ length: 5 }, () => agentKey());
       const server = await directoryServer(() => ({ keys: keys.map((key) => key.jwk) }));

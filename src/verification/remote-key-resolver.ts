@@ -11,6 +11,7 @@ import { DomainError } from '../common/errors/domain-error';
 import type { SignatureAgentRef } from './core/signature-agent';
 import { hasPrivateMaterial, importPublicJwk, jwkThumbprint, toPublicJwk } from './core/jwk';
 import type { JwkInput } from './core/jwk';
+import { ed25519JwkXWeakness } from './core/ed25519-key-strength';
 import { KeyResolver, ResolvedKey, WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
 
 /** Resolves a host name to every address it has (dns.promises.lookup with all: true). */
@@ -695,7 +696,9 @@ function parseJson(body: Buffer): unknown {
 // the agent. A published private key is refused and never cached: whoever
 // read the directory could sign with it. A `kid` that is not the key's
 // RFC 7638 thumbprint is refused as the draft requires, so a directory
-// cannot make one key answer to another key's keyid.
+// cannot make one key answer to another key's keyid. An Ed25519 key anyone
+// can sign for (small-order or non-canonical, see ed25519-key-strength.ts)
+// is refused too: a signature by it proves nothing.
 function directoryKeyOf(candidate: unknown): DirectoryKey | undefined {
   if (!isRecord(candidate) || hasPrivateMaterial(candidate)) {
     return undefined;
@@ -705,7 +708,11 @@ function directoryKeyOf(candidate: unknown): DirectoryKey | undefined {
     if (Object.hasOwn(candidate, 'kid') && candidate.kid !== kid) {
       return undefined;
     }
-    return { kid, publicJwk: { ...toPublicJwk(candidate), kid }, key: importPublicJwk(candidate) };
+    const publicJwk = toPublicJwk(candidate);
+    if (publicJwk.kty === 'OKP' && ed25519JwkXWeakness(publicJwk.x) !== undefined) {
+      return undefined;
+    }
+    return { kid, publicJwk: { ...publicJwk, kid }, key: importPublicJwk(candidate) };
   } catch {
     return undefined;
   }

@@ -94,3 +94,26 @@ export async function registerAgent(server: App | string, authority: string, key
 export function agentHeaders(agent: RegisteredAgent, authority: string, overrides: Partial<SignOptions> = {}): Record<string, string> {
   return signatureHeaders(agent, { authority, agentUrl: agent.agentUrl, ...overrides });
 }
+
+/** The Ed25519 identity point (y = 1): a "public key" no private key belongs to. */
+export const IDENTITY_POINT_X = 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+/**
+ * A request "signed" for the Ed25519 public key `x` without any private key:
+ * R = the identity point, S = 0. OpenSSL accepts it for every message when
+ * x is the identity (and for some messages for the other small-order points).
+ * Signs as signatureHeaders does; only the signature bytes are forged.
+ */
+export function forgedSignatureHeaders(x: string, o: Omit<SignOptions, 'signingKey'>): Record<string, string> {
+  const publicJwk = publicJwkOf(x);
+  const anyKey = agentKeyPair();
+  const headers = signatureHeaders({ ...anyKey, publicJwk, kid: publicJwk.kid }, o);
+  const forged = Buffer.concat([Buffer.from(IDENTITY_POINT_X, 'base64url'), Buffer.alloc(32)]).toString('base64');
+  const label = o.label ?? 'sig1';
+  return { ...headers, Signature: `${label}=:${forged}:` };
+}
+
+/** The public JWK of `x` as vestauth sends it (kid: its thumbprint). */
+export function publicJwkOf(x: string): AgentKeyPair['publicJwk'] {
+  return { kty: 'OKP', crv: 'Ed25519', x, kid: createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url') };
+}

@@ -70,6 +70,16 @@ describe(plainPublicKeyBody.name, () => {
     expect(plainPublicKeyBody([{ public_jwk: { kty: 'OKP', crv: 'Ed25519', x: X } }])).toBeUndefined();
   });
 
+  it.each([
+    ['the identity point', 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    ['a non-canonical y (p + 1)', '7v_______________________________________38'],
+  ])('leaves a weak key (%s) to the pipe, which refuses it with INVALID_PUBLIC_JWK', async (_name, x) => {
+    const value = { public_jwk: { kty: 'OKP', crv: 'Ed25519', x } };
+
+    expect(plainPublicKeyBody(value)).toBeUndefined();
+    expect(await pipeAnswer(value)).toEqual({ code: 'INVALID_PUBLIC_JWK' });
+  });
+
   it('never takes a body the pipe would refuse, and passes on exactly what the pipe passes on', async () => {
     let taken = 0;
     await fc.assert(

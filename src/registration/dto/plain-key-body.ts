@@ -1,3 +1,4 @@
+import { ed25519JwkXWeakness } from '../../verification/core/ed25519-key-strength';
 import type { PublicJwkDto } from './public-jwk.dto';
 import { ED25519_X_PATTERN, MAX_CLIENT_KID_LENGTH } from './public-jwk.dto';
 import type { PublicKeyBodyDto } from './register.dto';
@@ -25,6 +26,8 @@ export function plainPublicKeyBody(value: unknown): PublicKeyBodyDto | undefined
   for (const member of Object.keys(jwk)) if (!JWK_MEMBERS.has(member)) return undefined;
   const { kty, crv, x, kid } = jwk;
   if (kty !== 'OKP' || crv !== 'Ed25519' || typeof x !== 'string' || !ED25519_X_PATTERN.test(x)) return undefined;
+  // A key anyone can sign for is the pipe's to refuse (IsStrongEd25519Key).
+  if (ed25519JwkXWeakness(x) !== undefined) return undefined;
   if (kid !== undefined && (typeof kid !== 'string' || !PLAIN_KID.test(kid))) return undefined;
   const publicJwk: PublicJwkDto = kid === undefined ? { kty, crv, x } : { kty, crv, x, kid };
   return { public_jwk: publicJwk };

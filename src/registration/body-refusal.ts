@@ -1,0 +1,61 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ApiExceptionFilter } from '../common/filters/api-exception.filter';
+
+/**
+ * A register or rotate whose body the JSON parser refuses (INVALID_JSON,
+ * PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, …) is a refused registration
+ * like any other and gets its audit row (DESIGN.md section 3). On the
+ * Express path the parser runs before the router, so its refusal is held on
+ * the request and raised by the registration interceptors once Express has
+ * routed the request to its handler: the handler, not the path, says
+ * whether it was a register or a rotate. The hot route reads its own body
+ * and hands the refusal to the same audit (src/hot-routes).
+ */
+
+const filter = new ApiExceptionFilter();
+
+/** Set on requests Express routes to a registration handler (markRegistrationRoute). */
+const REGISTRATION_ROUTE = Symbol('registration route');
+/** The parser's refusal, held for the handler's interceptors. */
+const HELD_REFUSAL = Symbol('held body refusal');
+
+type HoldingRequest = Request & { [REGISTRATION_ROUTE]?: true; [HELD_REFUSAL]?: unknown };
+
+/**
+ * The code the exception filter answers a body parser's refusal with
+ * (body-parser's errors and the hot route's BodyReadError carry its `type`),
+ * or undefined for anything else, server errors included.
+ */
+export function bodyRefusalCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || typeof (error as { type?: unknown }).type !== 'string') return undefined;
+  const { status, code } = filter.toBody(error).error;
+  return status < 500 ? code : undefined;
+}
+
+/** Route-level middleware on the registration routes, installed before the body parser. */
+export const markRegistrationRoute: RequestHandler = (req, _res, next) => {
+  (req as HoldingRequest)[REGISTRATION_ROUTE] = true;
+  next();
+};
+
+/**
+ * Error middleware right after the body parser: on a registration route
+ * the refusal is held and routing goes on; anything else goes to the
+ * exception filter as before. The parser has read off (and discarded) or
+ * never read the body: nothing is buffered past its limit.
+ */
+export const holdRegistrationBodyRefusal: ErrorRequestHandler = (error, req, _res, next) => {
+  const holding = req as HoldingRequest;
+  if (holding[REGISTRATION_ROUTE] !== true || bodyRefusalCode(error) === undefined) {
+    next(error);
+    return;
+  }
+  holding[HELD_REFUSAL] = error;
+  next();
+};
+
+/** The refusal held for this request, if any (then there is no body to validate). */
+export function heldBodyRefusal(req: Request): { error: unknown } | undefined {
+  const holding = req as HoldingRequest;
+  return HELD_REFUSAL in holding ? { error: holding[HELD_REFUSAL] } : undefined;
+}
