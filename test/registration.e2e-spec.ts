@@ -347,6 +347,19 @@ describe('Registration (e2e)', () => {
       expect(await auditOf(res)).toEqual([{ event, outcome: 'failure', error_code: code, agent_uid: null, kid: null, path }]);
     });
 
+    it.each(['gzip', 'deflate'])('POST /register and /rotate with a %s body that does not decompress: 400, and one audit row each', async (encoding) => {
+      const agent = await registerAgent(t.url, authority);
+      for (const [path, headers] of [
+        ['/register', signatureHeaders(agentKeyPair(), { authority, tag: 'null' })],
+        ['/rotate', agentHeaders(agent, authority)],
+      ] as const) {
+        const res = await http().post(path).set(headers).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('not compressed').expect(400);
+
+        expect(res.body.error).toEqual({ status: 400, code: 'VALIDATION_FAILED', message: 'request body could not be decompressed' });
+        expect(await auditOf(res)).toEqual([{ event: path.slice(1), outcome: 'failure', error_code: 'VALIDATION_FAILED', agent_uid: null, kid: null, path }]);
+      }
+    });
+
     it('answers other routes as before, with no registration audit row', async () => {
       const agent = await registerAgent(t.url, authority);
       const res = await http().post('/whoami').set(agentHeaders(agent, authority)).set('Content-Type', 'application/json').send('{"x":').expect(400);

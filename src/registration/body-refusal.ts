@@ -23,11 +23,14 @@ type HoldingRequest = Request & { [REGISTRATION_ROUTE]?: true; [HELD_REFUSAL]?: 
 
 /**
  * The code the exception filter answers a body parser's refusal with
- * (body-parser's errors and the hot route's BodyReadError carry its `type`),
- * or undefined for anything else, server errors included.
+ * (body-parser's errors and the hot route's BodyReadError carry its `type`;
+ * a body that does not decompress is an http-errors error with a status
+ * only), or undefined for anything else, server errors included.
  */
 export function bodyRefusalCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || typeof (error as { type?: unknown }).type !== 'string') return undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const fields = error as { type?: unknown; status?: unknown; statusCode?: unknown };
+  if (typeof fields.type !== 'string' && typeof fields.status !== 'number' && typeof fields.statusCode !== 'number') return undefined;
   const { status, code } = filter.toBody(error).error;
   return status < 500 ? code : undefined;
 }

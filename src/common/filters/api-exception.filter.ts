@@ -110,7 +110,7 @@ function fromHttpException(exception: HttpException, request?: Request): ErrorBo
 /** Errors raised by body-parser before the request reaches Nest's pipeline. */
 function fromBodyParserError(exception: unknown): ErrorBody | undefined {
   if (typeof exception !== 'object' || exception === null) return undefined;
-  const e = exception as { type?: unknown; status?: unknown };
+  const e = exception as { type?: unknown; status?: unknown; expose?: unknown; code?: unknown };
   switch (e.type) {
     case 'entity.too.large':
       return fromCode('PAYLOAD_TOO_LARGE');
@@ -125,6 +125,11 @@ function fromBodyParserError(exception: unknown): ErrorBody | undefined {
     case 'parameters.too.many':
       return build(400, 'VALIDATION_FAILED', 'malformed request body');
     default:
+      // A client error of body-parser's without a type (http-errors, `expose`): a body that does not decompress.
+      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
+        const inflate = typeof e.code === 'string' && e.code.startsWith('Z_');
+        return build(e.status, CODE_BY_STATUS[e.status] ?? 'VALIDATION_FAILED', inflate ? 'request body could not be decompressed' : 'malformed request body');
+      }
       return undefined;
   }
 }
