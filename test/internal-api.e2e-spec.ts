@@ -132,6 +132,14 @@ describe('Internal API protected by VerificationModule.forRoot (e2e)', () => {
     );
   });
 
+  it('accepts an older client\'s Signature-Agent without scheme naming the authority\'s agent host (fetched with the authority\'s scheme, http here)', async () => {
+    const agent = await registerAgent(t.url, authority);
+    for (const agentUrl of [`${agent.uid}.${authority}`, `${agent.uid.toUpperCase()}.${authority}`]) {
+      const res = await callApi().get('/reports').set(agentHeaders(agent, api.authority, { agentUrl })).expect(200);
+      expect(res.body.agent).toBe(agent.uid);
+    }
+  });
+
   it('refuses a signature made for the authority instead of the API (WRONG_AUTHORITY)', async () => {
     const agent = await registerAgent(t.url, authority);
     // Forwarded with the Host it was signed for: it verifies, but not for this service.

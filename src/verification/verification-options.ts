@@ -25,6 +25,8 @@ export class VerificationOptions {
    * unique only within its authority.
    */
   homeAuthority?: string;
+  /** The home authority's scheme: a Signature-Agent without scheme naming one of its agent hosts is read with it. */
+  homeScheme?: 'http' | 'https';
   /** Host patterns (`*.example.com`, `example.com`, optional :port) resolved through their directory. */
   trustedAgentDomains: readonly string[];
   /**

@@ -155,6 +155,7 @@ function fromAppConfig(config: AppConfig): VerificationOptions {
     acceptedAuthorities: v.acceptedAuthorities,
     local: { scheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http', authority: config.authority },
     homeAuthority: config.authority,
+    homeScheme: config.publicUrl.protocol === 'https:' ? 'https' : 'http',
     trustedAgentDomains: v.trustedAgentDomains,
     keyCache: { ttlMs: v.keyCacheTtlMs, notifiedTtlMs: v.keyCacheNotifiedTtlMs, maxEntries: v.keyCacheMaxEntries, importedKeys: v.keyCacheImportedKeys },
     remote: {
@@ -179,6 +180,7 @@ function fromModuleOptions(options: VerificationModuleOptions): VerificationOpti
     strictSignatureAgentCoverage: false,
     acceptedAuthorities: options.acceptedAuthorities.map((a) => a.toLowerCase()),
     homeAuthority: authority,
+    homeScheme: new URL(options.authorityUrl).protocol === 'https:' ? 'https' : 'http',
     trustedAgentDomains: [`*.${authority}`, ...(options.trustedAgentDomains ?? [])],
     keyCache: { ttlMs: 2000, maxEntries: 10_000, importedKeys: 10_000 },
     remote: {

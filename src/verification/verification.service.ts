@@ -3,7 +3,8 @@ import type { Request } from 'express';
 import { DomainError, fail } from '../common/errors/domain-error';
 import { auditContextOf } from '../audit/audit-entry';
 import { RateLimitService } from '../common/rate-limit/rate-limit.service';
-import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef } from './core/signature-agent';
+import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef, withScheme } from './core/signature-agent';
+import { normalizeAuthority } from './request-view';
 import { KeyResolver, ResolvedKey } from './key-resolver';
 import { LocalKeyResolver } from './local-key-resolver';
 import { InspectedSignature, SignatureVerifier } from './signature-verifier';
@@ -122,6 +123,20 @@ export class VerificationService {
   }
 
   /**
+   * An older client's Signature-Agent without scheme is read as https
+   * (signature-agent.ts); one that names an agent host of the home authority
+   * (a service built with forRoot) gets the home authority's scheme, as the
+   * authority itself would answer it.
+   */
+  private withHomeScheme(agent: SignatureAgentRef): SignatureAgentRef {
+    const { homeAuthority, homeScheme } = this.options;
+    if (agent.schemelessAuthority === undefined || homeAuthority === undefined || homeScheme === undefined) return agent;
+    const uid = firstLabel(agent.host);
+    if (uid === undefined || !isAgentHostOf(normalizeAuthority(agent.schemelessAuthority, homeScheme), uid, homeAuthority)) return agent;
+    return withScheme(agent, homeScheme);
+  }
+
+  /**
    * Whether the agent is one of this authority's own: resolved from our
    * database inside the authority; inside another service (forRoot), an
    * agent host `<uid>.<authority>` of the configured authority.
@@ -132,8 +147,9 @@ export class VerificationService {
   }
 
   /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
-  private resolve(agent: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<ResolvedKey> {
-    if (this.local?.localUid(agent)) return this.local.resolve(agent, keyid);
+  private resolve(named: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<ResolvedKey> {
+    if (this.local?.localUid(named)) return this.local.resolve(named, keyid);
+    const agent = this.withHomeScheme(named);
     // DESIGN.md section 2: only `agent-<24 hex>` is an agent host, under a
     // trusted domain too; any other label would become the uid of whoami.
     const agentHost = firstLabel(agent.host) !== undefined;

@@ -4,6 +4,7 @@ import {
   MAX_SIGNATURE_AGENT_HEADER_LENGTH,
   MAX_SIGNATURE_AGENT_URL_LENGTH,
   parseSignatureAgent,
+  withScheme,
 } from './signature-agent';
 import { parseSignatureHeaders, type ParsedSignature } from './signature-headers';
 
@@ -248,5 +249,23 @@ describe(coversSignatureAgent.name, () => {
     const parsed = signed('sig1', '"@authority"');
 
     expect(sut(parsed, parseSignatureAgent(header, parsed))).toBe(false);
+  });
+});
+
+describe(withScheme.name, () => {
+  const vestauth = signed('sig1', '"@authority"');
+
+  it.each([
+    ['http', `${AGENT_HOST}:3000`, `http://${AGENT_HOST}:3000`, `${AGENT_HOST}:3000`],
+    ['http', `${AGENT_HOST}:80`, `http://${AGENT_HOST}`, AGENT_HOST],
+    ['http', AGENT_HOST, `http://${AGENT_HOST}`, AGENT_HOST],
+  ] as const)('reads a value without scheme with %s (%s)', (scheme, header, origin, authority) => {
+    const agent = withScheme(parseSignatureAgent(`sig1="${header}"`, vestauth), scheme);
+    expect({ scheme: agent.scheme, origin: agent.origin, authority: agent.authority, url: agent.url.href }).toEqual({ scheme, origin, authority, url: `${origin}/` });
+  });
+
+  it('leaves a value with a scheme as it is', () => {
+    const agent = parseSignatureAgent(`sig1="https://${AGENT_HOST}"`, vestauth);
+    expect(withScheme(agent, 'http')).toBe(agent);
   });
 });

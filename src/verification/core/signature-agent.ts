@@ -30,6 +30,24 @@ export interface SignatureAgentRef {
 }
 
 export const MAX_SIGNATURE_AGENT_HEADER_LENGTH = 2048;
+
+/**
+ * A value without scheme read with `scheme` instead of https: for a host the
+ * caller knows (the home authority's agent hosts), never for a foreign one.
+ */
+export function withScheme(agent: SignatureAgentRef, scheme: 'http' | 'https'): SignatureAgentRef {
+  if (agent.schemelessAuthority === undefined || agent.scheme === scheme) return agent;
+  const url = new URL(`${scheme}://${agent.schemelessAuthority}/`);
+  return {
+    ...agent,
+    url,
+    origin: url.origin,
+    scheme,
+    host: url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    authority: url.host,
+  };
+}
 export const MAX_SIGNATURE_AGENT_URL_LENGTH = 512;
 
 const SIGNATURE_AGENT_FIELD = 'signature-agent';
