@@ -184,6 +184,27 @@ describe(buildSignatureBase.name, () => {
       );
     });
 
+    it.each([
+      ['a member value', 'a=1.0, b=2'],
+      ['a parameter', 'sig1="https://a.test";v=1.0'],
+      ['an inner list item', 'a=(1 2.000)'],
+      ['another member of the field', 'a=1, b=-3.0'],
+    ])('refuses a field holding a Decimal with a zero fraction in %s (the library would sign it as an Integer)', (_where, field) => {
+      const view = request({}, { 'x-dict': [field] });
+      const key = field.startsWith('sig1') ? 'sig1' : 'a';
+
+      expect(() => sut(signed(`"x-dict";key="${key}"`), view)).toThrow(coded('UNSUPPORTED_COMPONENT', 'integral_decimal'));
+      expect(() => sut(signed('"signature-agent";sf'), request({}, { 'signature-agent': [field] }))).toThrow(
+        coded('UNSUPPORTED_COMPONENT', 'integral_decimal'),
+      );
+    });
+
+    it('serializes a Decimal with a fraction, and "1.0" inside a string, as they are', () => {
+      const view = request({}, { 'x-dict': ['a=1.5;v="1.0"'] });
+
+      expect(sut(signed('"x-dict";key="a"'), view).split('\n')[0]).toBe('"x-dict";key="a": 1.5;v="1.0"');
+    });
+
     it('refuses a non-string key', () => {
       const view = request({}, { 'x-dict': ['a=1'] });
 

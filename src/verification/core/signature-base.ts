@@ -8,6 +8,7 @@ import {
 import type { Dictionary } from 'structured-headers';
 import { fail } from '../../common/errors/domain-error';
 import type { ComponentId, ParsedSignature } from './signature-headers';
+import { hasIntegralDecimal } from './structured-decimals';
 
 /**
  * What the signature base needs from a request, already normalized by the
@@ -162,7 +163,9 @@ function dictionaryMember(
   if (strict !== undefined && strict !== true) {
     invalidStrictFlag(component);
   }
-  const member = parseFieldDictionary(component, raw).get(key);
+  const dictionary = parseFieldDictionary(component, raw);
+  refuseIntegralDecimals(component, raw);
+  const member = dictionary.get(key);
   if (member === undefined) {
     fail('INVALID_SIGNATURE', 'invalid signature', {
       reason: 'covered_member_absent',
@@ -184,7 +187,21 @@ function strictDictionary(
   if (!DICTIONARY_FIELDS.has(component.name)) {
     unsupported(component);
   }
-  return serializeDictionary(parseFieldDictionary(component, raw));
+  const dictionary = parseFieldDictionary(component, raw);
+  refuseIntegralDecimals(component, raw);
+  return serializeDictionary(dictionary);
+}
+
+// The library serializes the Decimal 1.0 as the Integer 1: such a field's
+// strict serialization cannot be rebuilt, so it is refused, never signed over
+// as another type.
+function refuseIntegralDecimals(component: ComponentId, raw: string): void {
+  if (hasIntegralDecimal(raw)) {
+    fail('UNSUPPORTED_COMPONENT', 'unsupported signature component', {
+      reason: 'integral_decimal',
+      component: component.serialized,
+    });
+  }
 }
 
 function parseFieldDictionary(component: ComponentId, raw: string): Dictionary {

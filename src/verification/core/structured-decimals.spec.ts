@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseDictionary } from 'structured-headers';
-import { decimalParameters, serializeDecimalExactly } from './structured-decimals';
+import { decimalParameters, hasIntegralDecimal, serializeDecimalExactly } from './structured-decimals';
 
 describe(decimalParameters.name, () => {
   const sut = (header: string, key = 'sig1') => {
@@ -92,5 +92,15 @@ describe('decimalParameters against generated dictionaries (property-based)', ()
       }),
       { seed: 20260127, numRuns: 2_000 },
     );
+  });
+});
+
+describe(hasIntegralDecimal.name, () => {
+  it.each(['a=1.0', 'a=-3.0', 'a;p=2.00', 'a=(1 2.0)', 'a=(1);q=0.0', 'x="s", a=1, b=7.000'])('finds one in %s', (field) => {
+    expect(hasIntegralDecimal(field)).toBe(true);
+  });
+
+  it.each(['a=1', 'a=1.5', 'a="1.0"', 'a=x.0', 'a=:MS4w:', 'a=(1 2);p="3.0"', 'sig1="https://agent.example:3000"'])('finds none in %s', (field) => {
+    expect(hasIntegralDecimal(field)).toBe(false);
   });
 });

@@ -38,6 +38,33 @@ export function decimalParameters(dictionary: string, key: string): ReadonlySet<
 }
 
 /**
+ * Whether a Dictionary field (already parsed by the library) holds a Decimal
+ * with a zero fraction (`1.0`) anywhere: a member's value, an inner list's
+ * item or a parameter. The library would serialize it as the Integer `1`,
+ * so the strict serialization RFC 9421 section 2.1 signs cannot be rebuilt
+ * from its values. Costs one indexOf for a field without ".".
+ */
+export function hasIntegralDecimal(dictionary: string): boolean {
+  if (dictionary.indexOf('.') === -1) return false;
+  const scanner = new Scanner(dictionary);
+  scanner.skipOws();
+  while (!scanner.atEnd()) {
+    const start = scanner.pos;
+    scanner.key();
+    if (scanner.take('=')) {
+      if (scanner.peek() === '(') scanner.innerList();
+      else scanner.bareItem();
+    }
+    scanner.parameters();
+    scanner.skipOws();
+    scanner.take(',');
+    scanner.skipOws();
+    if (scanner.pos === start) break; // not RFC 8941: the library refused it already
+  }
+  return scanner.integralDecimal;
+}
+
+/**
  * RFC 8941 section 4.1.5: a Decimal keeps its fractional part, "0" when it
  * is zero (`1.0`). The library's serializeDecimal gives `1.` for that.
  */
@@ -54,6 +81,8 @@ const ITEM_END = new Set([' ', '\t', ',', ';', '(', ')']);
 
 class Scanner {
   pos = 0;
+  /** A Decimal with a zero fraction was skipped. */
+  integralDecimal = false;
 
   constructor(private readonly text: string) {}
 
@@ -100,13 +129,15 @@ class Scanner {
       this.pos = end === -1 ? this.text.length : end + 1;
       return false;
     }
-    let dot = false;
+    let dot = -1;
     while (!this.atEnd() && !ITEM_END.has(this.text[this.pos])) {
-      if (this.text[this.pos] === '.') dot = true;
+      if (this.text[this.pos] === '.') dot = this.pos;
       this.pos++;
     }
     // Only a number starts with a digit or "-"; a Token may contain "." too.
-    return dot && (first === '-' || (first !== undefined && first >= '0' && first <= '9')) && this.pos > start;
+    const decimal = dot !== -1 && (first === '-' || (first !== undefined && first >= '0' && first <= '9')) && this.pos > start;
+    if (decimal && /^0+$/.test(this.text.slice(dot + 1, this.pos))) this.integralDecimal = true;
+    return decimal;
   }
 
   /** Parameters in order; the keys whose (last) value is a Decimal. */
