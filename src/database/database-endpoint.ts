@@ -63,11 +63,17 @@ export class DatabaseEndpoint implements OnApplicationShutdown {
   }
 }
 
-/** Hides the password of a connection URL in logs. */
+/** Query parameters of a PostgreSQL URL that hold secrets (pg-connection-string reads them too). */
+const SECRET_PARAMETERS = ['password', 'sslpassword', 'sslkey', 'sslcert', 'sslrootcert'];
+
+/** Hides the password of a connection URL in logs, in its userinfo or its query. */
 export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETERS.includes(name.toLowerCase())) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return '<unparsable DATABASE_URL>';
