@@ -18,6 +18,8 @@ const UNAVAILABLE_MESSAGES = [
   'connection is not established',
   'too many connections',
   'driver not connected',
+  // SQLSTATE 55000 when a database is closed to connections (ALTER DATABASE … ALLOW_CONNECTIONS false).
+  'is not currently accepting connections',
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {
