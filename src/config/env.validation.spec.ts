@@ -1,4 +1,4 @@
-import { ConfigValidationError, validateEnvironment } from './env.validation';
+import { ConfigValidationError, invalidTrustProxyEntry, validateEnvironment } from './env.validation';
 
 describe(validateEnvironment.name, () => {
   it('fills safe defaults: nothing trusted, nobody admin', () => {
@@ -30,5 +30,28 @@ describe(validateEnvironment.name, () => {
   it('keeps remote discovery HTTPS-only in production', () => {
     expect(() => validateEnvironment({ NODE_ENV: 'production', REMOTE_ALLOW_INSECURE_LOCALHOST: 'true' })).toThrow(/REMOTE_ALLOW_INSECURE_LOCALHOST/);
     expect(validateEnvironment({ NODE_ENV: 'development', REMOTE_ALLOW_INSECURE_LOCALHOST: 'true' }).REMOTE_ALLOW_INSECURE_LOCALHOST).toBe(true);
+  });
+});
+
+describe(invalidTrustProxyEntry.name, () => {
+  it.each(['false', 'true', '1', ' 2 ', 'loopback', 'loopback, 10.0.0.0/8', '10.0.0.1', '192.168.0.0/255.255.0.0', 'fd00::/8, uniquelocal', '::1'])(
+    'accepts %s, as Express does',
+    (value) => {
+      expect(invalidTrustProxyEntry(value)).toBeUndefined();
+      expect(validateEnvironment({ TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+    },
+  );
+
+  it.each([
+    ['dead', 'dead'],
+    [',', ''],
+    ['10.0.0.1,', ''],
+    ['10.0.0.0/33', '10.0.0.0/33'],
+    ['::/129', '::/129'],
+    ['10.0.0.0/8/8', '10.0.0.0/8/8'],
+    ['loopback, 300.1.1.1', '300.1.1.1'],
+  ])('refuses %s at start, naming the entry, instead of a stack trace from Express', (value, entry) => {
+    expect(invalidTrustProxyEntry(value)).toBe(entry);
+    expect(() => validateEnvironment({ TRUST_PROXY: value })).toThrow(/^Invalid configuration: TRUST_PROXY: /);
   });
 });

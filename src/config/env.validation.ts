@@ -1,3 +1,4 @@
+import { isIP, isIPv4 } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -69,8 +70,8 @@ export class EnvironmentVariables {
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 
-  /** Express `trust proxy`: false, true, a hop count, or a list of addresses/subnets. */
-  @Matches(/^(false|true|\d{1,2}|[0-9a-f.:/,\s]+|loopback|linklocal|uniquelocal)$/i, {
+  /** Express `trust proxy`: false, true, a hop count, or a list of addresses, subnets and loopback/linklocal/uniquelocal. */
+  @Matches(/^\s*(false|true|\d{1,2})\s*$|^[0-9a-z.:/,\s]+$/i, {
     message: 'TRUST_PROXY must be false, true, a hop count or a list of proxy addresses',
   })
   TRUST_PROXY = 'false';
@@ -259,11 +260,39 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
     const first = errors[0];
     throw new ConfigValidationError(first.property, describe(first, raw[first.property]));
   }
+  const badProxy = invalidTrustProxyEntry(env.TRUST_PROXY);
+  if (badProxy !== undefined) {
+    throw new ConfigValidationError('TRUST_PROXY', `"${badProxy.slice(0, 60)}" is not an IP address, a subnet (address/prefix) or loopback, linklocal, uniquelocal`);
+  }
   // Remote discovery is HTTPS-only in production, whatever else is set.
   if (env.NODE_ENV === 'production' && env.REMOTE_ALLOW_INSECURE_LOCALHOST) {
     throw new ConfigValidationError('REMOTE_ALLOW_INSECURE_LOCALHOST', 'must be false when NODE_ENV=production (remote directories are HTTPS only)');
   }
   return env;
+}
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * The first entry of a TRUST_PROXY address list that Express (proxy-addr)
+ * would refuse at start with a stack trace, or undefined: an empty entry,
+ * a name it does not know, an invalid address or prefix.
+ */
+export function invalidTrustProxyEntry(value: string): string | undefined {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === 'true' || /^\d{1,2}$/.test(v)) return undefined;
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (TRUST_PROXY_NAMES.has(entry.toLowerCase())) continue;
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return entry;
+    if (prefix === undefined) continue;
+    const max = family === 4 ? 32 : 128;
+    const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : family === 4 && isIPv4(prefix) ? 0 : -1;
+    if (bits < 0 || bits > max) return entry;
+  }
+  return undefined;
 }
 
 const OPTIONAL = new Set(['PUBLIC_URL', 'DATABASE_URL', 'MAX_SIGNATURE_LIFETIME_SECONDS', 'AUDIT_RETENTION_DAYS', 'AUDIT_SEAL_KEY', 'NODE_ENV']);
