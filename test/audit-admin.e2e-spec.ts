@@ -119,6 +119,25 @@ describe('Audit trail and admin API (e2e)', () => {
   const sealedCount = async (): Promise<number> =>
     (await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE id <= (SELECT coalesce(max(last_id), 0) FROM audit_seals)`))[0].n;
 
+  /** Deletes the oldest seal and the events it covers, as a database writer could; returns what puts them back. */
+  const deleteHead = async () => {
+    const [head, next]: Array<{ id: string; first_id: string; last_id: string; row: string }> = await t.dataSource.query(
+      `SELECT id::text AS id, first_id::text AS first_id, last_id::text AS last_id, to_jsonb(s)::text AS row FROM audit_seals s ORDER BY s.id LIMIT 2`,
+    );
+    expect(next).toBeDefined();
+    const [{ events }] = await t.dataSource.query(`SELECT coalesce(jsonb_agg(to_jsonb(e)), '[]')::text AS events FROM audit_events e WHERE id BETWEEN $1 AND $2`, [head.first_id, head.last_id]);
+    await t.dataSource.query(`DELETE FROM audit_events WHERE id BETWEEN $1 AND $2`, [head.first_id, head.last_id]);
+    await t.dataSource.query(`DELETE FROM audit_seals WHERE id = $1`, [head.id]);
+    return {
+      head,
+      next,
+      restore: async () => {
+        await t.dataSource.query(`INSERT INTO audit_events OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::audit_events, $1::jsonb)`, [events]);
+        await t.dataSource.query(`INSERT INTO audit_seals OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::audit_seals, $1::jsonb)`, [head.row]);
+      },
+    };
+  };
+
   beforeAll(async () => {
     ({ app: t, admin } = await startTestAppWithAdmin({
       AUDIT_SEAL_GRACE_SECONDS: '0',
@@ -757,6 +776,72 @@ describe('Audit trail and admin API (e2e)', () => {
       }
       expect(await verifyChain()).toMatchObject({ ok: true });
     });
+
+    it('detects the oldest events deleted together with their seal when no retention purge recorded it, even with a copied purge event', async () => {
+      await whoami(admin).expect(200);
+      await seal();
+      const { head, next, restore } = await deleteHead();
+      try {
+        expect(await verifyChain()).toEqual({ ok: false, checked: 0, first_broken_id: next.first_id, reason: 'head deleted' });
+        // A purge event that names the deleted range and the hash the next seal chains from, but whose MAC is not the service's.
+        const [{ prev }] = await t.dataSource.query(`SELECT encode(prev_hash, 'hex') AS prev FROM audit_seals WHERE first_id = $1`, [next.first_id]);
+        const [{ id: forged }] = await t.dataSource.query(`INSERT INTO audit_events (event, outcome, detail) VALUES ('purge', 'success', $1::jsonb) RETURNING id::text AS id`, [
+          JSON.stringify({ deleted: 1, through_id: head.last_id, retention_days: 1, through_hash: prev, mac: 'ab'.repeat(32) }),
+        ]);
+        try {
+          expect(await verifyChain()).toMatchObject({ ok: false, first_broken_id: next.first_id, reason: 'head deleted' });
+        } finally {
+          await t.dataSource.query(`DELETE FROM audit_events WHERE id = $1`, [forged]);
+        }
+      } finally {
+        await restore();
+      }
+      expect(await verifyChain()).toMatchObject({ ok: true });
+    });
+
+    it('an instance refuses to seal again events whose seal it made was deleted and which were then edited, and reports it until restarted', async () => {
+      // A second instance on the same database: the two seal in turn, each learning the other's seals.
+      const r = await startTestApp({ ADMIN_AGENT_UIDS: admin.uid, AUDIT_SEAL_GRACE_SECONDS: '0', AUDIT_SEAL_INTERVAL_SECONDS: '3600' });
+      const rAuthority = `localhost:${r.port}`;
+      const rAdmin = { ...admin, agentUrl: `http://${admin.uid}.${rAuthority}` };
+      const rVerify = async () => (await request(r.url).get('/admin/audit-events/verify').set(agentHeaders(rAdmin, rAuthority)).expect(200)).body;
+      const rSeal = () => r.app.get(AuditIntegrityService).sealPending();
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      try {
+        for (const sealer of [rSeal, seal, rSeal]) {
+          await whoami(admin).expect(200);
+          expect(await sealer()).toBeGreaterThan(0);
+        }
+        expect(await rVerify()).toMatchObject({ ok: true });
+        expect(logged).not.toHaveBeenCalled();
+
+        // The newest seal (r's) goes, and an event it covered is edited: r must not seal it again.
+        const [newest] = await t.dataSource.query(`SELECT id::text AS id, first_id::text AS first_id, to_jsonb(s)::text AS row FROM audit_seals s ORDER BY s.id DESC LIMIT 1`);
+        const [event] = await t.dataSource.query(`SELECT outcome, error_code FROM audit_events WHERE id = $1`, [newest.first_id]);
+        await t.dataSource.query(`DELETE FROM audit_seals WHERE id = $1`, [newest.id]);
+        await t.dataSource.query(`UPDATE audit_events SET outcome = 'failure', error_code = 'INVALID_SIGNATURE' WHERE id = $1`, [newest.first_id]);
+        try {
+          expect(await rSeal()).toBe(0);
+          const [{ max }] = await t.dataSource.query(`SELECT max(id)::text AS max FROM audit_seals`);
+          expect(BigInt(max)).toBeLessThan(BigInt(newest.id));
+          expect(logged).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`tail was truncated: the newest seal is seal ${max} .* seal ${newest.id} \\(events ${newest.first_id}\\.\\.`)));
+          expect(await rVerify()).toEqual({ ok: false, checked: expect.any(Number), first_broken_id: newest.first_id, reason: 'tail truncated' });
+        } finally {
+          await t.dataSource.query(`UPDATE audit_events SET outcome = $2, error_code = $3 WHERE id = $1`, [newest.first_id, event.outcome, event.error_code]);
+          await t.dataSource.query(`INSERT INTO audit_seals OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::audit_seals, $1::jsonb)`, [newest.row]);
+        }
+        // Put back, the chain verifies, but r keeps refusing until an operator restarts it.
+        expect(await verifyChain()).toMatchObject({ ok: true });
+        expect(await rSeal()).toBe(0);
+        expect(await rVerify()).toMatchObject({ ok: false, reason: 'tail truncated' });
+      } finally {
+        logged.mockRestore();
+        await r.close();
+      }
+      await whoami(admin).expect(200);
+      expect(await seal()).toBeGreaterThan(0);
+      expect(await verifyChain()).toMatchObject({ ok: true });
+    });
   });
 
   // Last: a purge deletes the shared database's old audit rows (whole sealed batches).
@@ -790,7 +875,13 @@ describe('Audit trail and admin API (e2e)', () => {
         expect(after).toBe(before - result.deleted + 1);
         expect(await t.dataSource.query(`SELECT first_id::text AS first_id FROM audit_seals`)).toEqual([{ first_id: last.first_id }]);
         const [purge] = await t.dataSource.query(`SELECT outcome, detail FROM audit_events WHERE event = 'purge' ORDER BY id DESC LIMIT 1`);
-        expect(purge).toEqual({ outcome: 'success', detail: { deleted: result.deleted, through_id: result.throughId, retention_days: 1 } });
+        // What the first seal left chains from, under a MAC: a purge, not a deletion of the head.
+        const [{ prev }] = await t.dataSource.query(`SELECT encode(prev_hash, 'hex') AS prev FROM audit_seals`);
+        expect(prev).not.toBe('00'.repeat(32));
+        expect(purge).toEqual({
+          outcome: 'success',
+          detail: { deleted: result.deleted, through_id: result.throughId, retention_days: 1, through_hash: prev, mac: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        });
 
         expect(await verifyChain()).toEqual({ ok: true, checked: await sealedCount(), unsealed: expect.any(Number) });
         // The purged range is gone for good: an event put back below the first seal is an insertion.
@@ -802,6 +893,15 @@ describe('Audit trail and admin API (e2e)', () => {
           await t.dataSource.query(`DELETE FROM audit_events WHERE id = $1`, [below]);
         }
         await seal();
+        expect(await verifyChain()).toMatchObject({ ok: true });
+
+        // The head the purge left, deleted without one, is a deletion.
+        const { next, restore } = await deleteHead();
+        try {
+          expect(await verifyChain()).toEqual({ ok: false, checked: 0, first_broken_id: next.first_id, reason: 'head deleted' });
+        } finally {
+          await restore();
+        }
         expect(await verifyChain()).toMatchObject({ ok: true });
       } finally {
         await r.close();

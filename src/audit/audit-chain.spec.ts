@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { compareRange, packEntries, sealHash, unpackEntries } from './audit-chain';
+import { createHmac, randomBytes } from 'node:crypto';
+import { compareRange, packEntries, purgeMac, sealHash, unpackEntries } from './audit-chain';
 
 const row = (id: number) => ({ id: String(id), hash: randomBytes(8) });
 
@@ -33,5 +33,23 @@ describe(sealHash.name, () => {
     expect(sealHash(undefined, Buffer.alloc(32, 1), '1', '1', entries)).not.toEqual(base);
     expect(sealHash(undefined, Buffer.alloc(32), '1', '2', entries)).not.toEqual(base);
     expect(sealHash(undefined, Buffer.alloc(32), '1', '1', Buffer.concat([entries]))).toEqual(base);
+  });
+});
+
+describe(purgeMac.name, () => {
+  const key = Buffer.from('k'.repeat(32));
+  const hash = randomBytes(32);
+
+  it('depends on the key, the last purged id and the last purged seal hash', () => {
+    const base = purgeMac(key, '1000', hash);
+    expect(purgeMac(key, '1000', Buffer.from(hash))).toEqual(base);
+    expect(purgeMac(Buffer.from('j'.repeat(32)), '1000', hash)).not.toEqual(base);
+    expect(purgeMac(undefined, '1000', hash)).not.toEqual(base);
+    expect(purgeMac(key, '1001', hash)).not.toEqual(base);
+    expect(purgeMac(key, '1000', randomBytes(32))).not.toEqual(base);
+  });
+
+  it('is not an HMAC under the seal key itself, so the sealer cannot be made to compute one', () => {
+    expect(purgeMac(key, '1000', hash)).not.toEqual(createHmac('sha256', key).update('1000:').update(hash).digest());
   });
 });

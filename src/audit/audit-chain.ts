@@ -31,6 +31,18 @@ export function sealHash(key: Buffer | undefined, prevHash: Buffer, firstId: str
   return mac.update(prevHash).update(`${firstId}:${lastId}:`).update(entries).digest();
 }
 
+/**
+ * What a retention purge records about the head it removed: a MAC over the
+ * last purged event id and the hash of the last purged seal, which the first
+ * remaining seal must chain from. Keyed like the seals, under a key derived
+ * for this purpose only (the sealer never MACs under it), so a database
+ * writer can neither compute it nor get the service to compute it.
+ */
+export function purgeMac(key: Buffer | undefined, throughId: string, throughHash: Buffer): Buffer {
+  const mac = key ? createHmac('sha256', createHmac('sha256', key).update('audit-purge').digest()) : createHash('sha256').update('audit-purge:');
+  return mac.update(`${throughId}:`).update(throughHash).digest();
+}
+
 export function sameBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -18,6 +18,8 @@ export interface RowHash {
   hash: Buffer;
 }
 
+const SEAL_COLUMNS = 'id, first_id, last_id, event_count, entries, prev_hash, hash';
+
 // The canonical text of an event: every column, timestamps in UTC with
 // microseconds, detail as normalized jsonb text. Computed by PostgreSQL so
 // no precision is lost on the way to JavaScript.
@@ -36,10 +38,26 @@ export class AuditSealRepository {
   }
 
   async last(manager?: EntityManager): Promise<SealRow | undefined> {
-    const rows = await (manager ?? this.dataSource).query(
-      `SELECT id, first_id, last_id, event_count, entries, prev_hash, hash FROM audit_seals ORDER BY id DESC LIMIT 1`,
-    );
+    const rows = await (manager ?? this.dataSource).query(`SELECT ${SEAL_COLUMNS} FROM audit_seals ORDER BY id DESC LIMIT 1`);
     return rows[0] ? toSeal(rows[0]) : undefined;
+  }
+
+  /** The head of the chain: the oldest seal left. */
+  async first(manager?: EntityManager): Promise<SealRow | undefined> {
+    const rows = await (manager ?? this.dataSource).query(`SELECT ${SEAL_COLUMNS} FROM audit_seals ORDER BY id LIMIT 1`);
+    return rows[0] ? toSeal(rows[0]) : undefined;
+  }
+
+  async byId(id: string, manager?: EntityManager): Promise<SealRow | undefined> {
+    const rows = await (manager ?? this.dataSource).query(`SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE id = $1`, [id]);
+    return rows[0] ? toSeal(rows[0]) : undefined;
+  }
+
+  /** The details of the `purge` events that claim to have removed the chain's head through event `throughId`. */
+  purgeRecords(throughId: string, manager?: EntityManager): Promise<Array<Record<string, unknown>>> {
+    return (manager ?? this.dataSource)
+      .query(`SELECT detail FROM audit_events WHERE event = 'purge' AND detail->>'through_id' = $1 ORDER BY id`, [throughId])
+      .then((rows: Array<{ detail: Record<string, unknown> }>) => rows.map((r) => r.detail));
   }
 
   /**
@@ -65,17 +83,19 @@ export class AuditSealRepository {
       .then((rows: Array<{ id: string; hash: Buffer }>) => rows.map((r) => ({ id: r.id, hash: Buffer.from(r.hash) })));
   }
 
-  async insert(manager: EntityManager, seal: Omit<SealRow, 'id'>): Promise<void> {
-    await manager.query(
-      `INSERT INTO audit_seals (first_id, last_id, event_count, entries, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)`,
+  /** Returns the new seal's id. */
+  async insert(manager: EntityManager, seal: Omit<SealRow, 'id'>): Promise<string> {
+    const [row]: Array<{ id: string }> = await manager.query(
+      `INSERT INTO audit_seals (first_id, last_id, event_count, entries, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text AS id`,
       [seal.firstId, seal.lastId, seal.eventCount, seal.entries, seal.prevHash, seal.hash],
     );
+    return row.id;
   }
 
   /** Seals in chain order, `limit` at a time after seal id `afterId`. */
   async page(afterId: string, limit: number): Promise<SealRow[]> {
     const rows = await this.dataSource.query(
-      `SELECT id, first_id, last_id, event_count, entries, prev_hash, hash FROM audit_seals WHERE id > $1 ORDER BY id LIMIT $2`,
+      `SELECT ${SEAL_COLUMNS} FROM audit_seals WHERE id > $1 ORDER BY id LIMIT $2`,
       [afterId, limit],
     );
     return rows.map(toSeal);
@@ -92,8 +112,8 @@ export class AuditSealRepository {
   }
 
   /** Seals whose every event is older than `before`, oldest first. */
-  async sealsOlderThan(before: Date, limit: number): Promise<SealRow[]> {
-    const rows = await this.dataSource.query(
+  async sealsOlderThan(before: Date, limit: number, manager?: EntityManager): Promise<SealRow[]> {
+    const rows = await (manager ?? this.dataSource).query(
       `SELECT s.id, s.first_id, s.last_id, s.event_count, s.entries, s.prev_hash, s.hash
          FROM audit_seals s
         WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.id BETWEEN s.first_id AND s.last_id AND e.occurred_at >= $1)

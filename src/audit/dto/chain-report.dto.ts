@@ -23,7 +23,12 @@ export class ChainBrokenReport {
   @ApiProperty({ description: 'Id of the first event (or seal range) that fails verification.' })
   first_broken_id: string;
 
-  @ApiProperty({ enum: ['altered', 'deleted', 'inserted', 'seal altered', 'seal chain broken'], description: 'What is wrong: an event row was altered, deleted or inserted, or a seal itself was.' })
+  @ApiProperty({
+    enum: ['altered', 'deleted', 'inserted', 'seal altered', 'seal chain broken', 'head deleted', 'tail truncated', 'tail altered'],
+    description:
+      'What is wrong: an event row was altered, deleted or inserted, or a seal itself was; the oldest sealed batches were deleted without a recorded retention purge ' +
+      '(head deleted); or the newest seal this instance made or verified was deleted (tail truncated) or changed (tail altered), after which it stops sealing until restarted.',
+  })
   reason: string;
 }
 
