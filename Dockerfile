@@ -27,7 +27,8 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean -
 # The version in GET / is read from package.json at run time, next to dist/.
 COPY --from=build /app/dist ./dist
 # Code stays owned by root (read-only for the service); only the data directory is writable.
-RUN mkdir -p /data && chown node:node /data
+# 0700: PGlite has no authentication, the file modes are its access control (the service tightens it at start anyway).
+RUN mkdir -p /data && chown node:node /data && chmod 700 /data
 VOLUME ["/data"]
 USER node
 EXPOSE 3000

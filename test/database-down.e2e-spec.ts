@@ -1,4 +1,5 @@
 import { createServer, connect, Server, Socket } from 'node:net';
+import { join } from 'node:path';
 import request from 'supertest';
 import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestAppWithAdmin, TestApp } from './support/test-app';
@@ -23,10 +24,8 @@ class CuttableProxy {
   private cutMarker: string | undefined;
   port = 0;
 
-  constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {}
+  /** `target`: a TCP host and port, or the path of a Unix socket (the embedded PGlite's). */
+  constructor(private readonly target: { host: string; port: number } | { path: string }) {}
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -75,7 +74,7 @@ class CuttableProxy {
       client.on('data', () => undefined);
       return;
     }
-    const upstream = connect(this.targetPort, this.targetHost);
+    const upstream = 'path' in this.target ? connect(this.target.path) : connect(this.target.port, this.target.host);
     this.track(upstream);
     client.on('data', (chunk: Buffer) => {
       if (this.cutMarker !== undefined && chunk.includes(this.cutMarker)) {
@@ -118,9 +117,13 @@ describe('Database unavailable (e2e)', () => {
 
   beforeAll(async () => {
     const target = new URL(process.env.DATABASE_URL!);
-    proxy = new CuttableProxy(target.hostname, Number(target.port || 5432));
+    const port = Number(target.port || 5432);
+    // The embedded PGlite listens on a Unix socket: postgres://…?host=<socket directory>.
+    const socketDir = target.searchParams.get('host');
+    proxy = new CuttableProxy(socketDir?.startsWith('/') ? { path: join(socketDir, `.s.PGSQL.${port}`) } : { host: target.hostname, port });
     await proxy.listen();
     const proxied = new URL(target.href);
+    proxied.searchParams.delete('host');
     proxied.hostname = '127.0.0.1';
     proxied.port = String(proxy.port);
     // No key or directory cache: every request here must reach the database

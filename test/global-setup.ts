@@ -7,7 +7,9 @@ import { EmbeddedPostgres } from '../src/database/embedded-postgres';
  * Without DATABASE_URL the suite runs on the same embedded PGlite the app
  * uses by default. PGlite loads WASM through dynamic import(), which fails
  * inside Jest's module sandbox, so it is started here, outside it, and the
- * tests get an ordinary DATABASE_URL.
+ * tests get an ordinary DATABASE_URL: postgres://…?host=<socket directory>,
+ * a Unix socket in the private (0700) temporary directory, which pg and
+ * psql understand (nothing listens on TCP).
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.DATABASE_URL) {

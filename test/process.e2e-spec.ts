@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,6 +114,36 @@ function refusesConnections(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(true));
   });
+}
+
+/**
+ * The TCP ports a process listens on, IPv4 and IPv6 (Linux: its socket
+ * inodes in /proc/<pid>/fd matched against /proc/net/tcp{,6}).
+ */
+function tcpListeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed in the meantime
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is fields[1] (hex ip:port), st is fields[3] (0A = LISTEN), inode is fields[9].
+      if (fields.length > 9 && fields[3] === '0A' && inodes.has(fields[9])) ports.push(parseInt(fields[1].split(':')[1], 16));
+    }
+  }
+  return ports.sort((a, b) => a - b);
+}
+
+function modeOf(path: string): number {
+  return statSync(path).mode & 0o777;
 }
 
 interface HttpResult {
@@ -296,4 +326,65 @@ describe('Process: embedded default (no DATABASE_URL)', () => {
     },
     2 * START_TIMEOUT_MS + 30_000,
   );
+});
+
+describe('Process: the embedded database is private to its OS user', () => {
+  let cwd: string;
+
+  beforeAll(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'vestauth-process-private-'));
+  });
+
+  afterAll(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  const onLinux = existsSync('/proc/net/tcp') ? it : it.skip;
+  onLinux(
+    'makes DATA_DIR 0700 whatever the umask, and serves the database on a Unix socket in it, not on TCP',
+    async () => {
+      const dataDir = join(cwd, 'open');
+      mkdirSync(dataDir);
+      chmodSync(dataDir, 0o777);
+      // The child inherits the umask: with 000, PGlite writes its files 0666.
+      const umask = process.umask(0);
+      let service: Service;
+      try {
+        service = await startService(cwd, { DATA_DIR: dataDir });
+      } finally {
+        process.umask(umask);
+      }
+      try {
+        expect(modeOf(dataDir)).toBe(0o700);
+        expect(service.stdout()).toContain(`DATA_DIR ${dataDir} was mode 777: made it 0700`);
+        const socketDir = join(dataDir, 'socket');
+        expect(modeOf(socketDir)).toBe(0o700);
+        expect(statSync(join(socketDir, '.s.PGSQL.5432')).isSocket()).toBe(true);
+        // The HTTP port is its only TCP listener: no loopback port for the database.
+        expect(tcpListeningPorts(service.child.pid!)).toEqual([service.port]);
+        await request(service.url).get('/health/ready').set('Host', service.authority).expect(200);
+      } finally {
+        expect(await stop(service)).toEqual({ code: 0, signal: null });
+      }
+      expect(existsSync(join(dataDir, 'socket'))).toBe(false);
+      expect(modeOf(dataDir)).toBe(0o700);
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  // Only root can hand a directory to another user.
+  const asRoot = process.getuid?.() === 0 ? it : it.skip;
+  asRoot("refuses a DATA_DIR owned by another user: one line naming DATA_DIR, exit 78, the directory untouched", async () => {
+    const dataDir = join(cwd, 'foreign');
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    chownSync(dataDir, 65534, 65534);
+    const service = spawnService(cwd, { PORT: String(await freePort()), DATA_DIR: dataDir });
+    const exit = await exitWithin(service, 30_000);
+    expect(exit).toEqual({ code: 78, signal: null });
+    const lines = service.stderr().split('\n').filter((line) => line.length > 0);
+    expect(lines).toEqual([`Invalid configuration: DATA_DIR: ${dataDir} belongs to uid 65534, not to this process's user (uid 0): run the service as its owner, or set DATA_DIR to a directory it creates itself (e.g. a subdirectory)`]);
+    expect(modeOf(dataDir)).toBe(0o755);
+    expect(readdirSync(dataDir)).toEqual([]);
+  }, 40_000);
 });

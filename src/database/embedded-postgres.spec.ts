@@ -1,0 +1,76 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'pg-connection-string';
+import { ConfigValidationError } from '../config/env.validation';
+import { ensurePrivateDirectory, socketUrl } from './embedded-postgres';
+
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
+
+describe('ensurePrivateDirectory (DATA_DIR of the embedded database)', () => {
+  let base: string;
+  let umask: number;
+
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'vestauth-private-dir-'));
+    // The most permissive umask: nothing may depend on the operator's.
+    umask = process.umask(0);
+  });
+
+  afterEach(() => {
+    process.umask(umask);
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('creates a missing directory (and its parents) with mode 0700', () => {
+    const dir = join(base, 'a', 'data');
+    expect(ensurePrivateDirectory(dir, 'DATA_DIR')).toBeUndefined();
+    expect(modeOf(dir)).toBe(0o700);
+    expect(modeOf(join(base, 'a'))).toBe(0o700);
+  });
+
+  it.each(['777', '755', '750', '701'])('tightens an existing directory of mode %s to 0700 and returns the old mode', (octal) => {
+    const mode = parseInt(octal, 8);
+    const dir = join(base, 'data');
+    mkdirSync(dir);
+    chmodSync(dir, mode);
+    expect(ensurePrivateDirectory(dir, 'DATA_DIR')).toBe(mode);
+    expect(modeOf(dir)).toBe(0o700);
+  });
+
+  it('leaves a private directory alone', () => {
+    const dir = join(base, 'data');
+    mkdirSync(dir);
+    chmodSync(dir, 0o700);
+    expect(ensurePrivateDirectory(dir, 'DATA_DIR')).toBeUndefined();
+    expect(modeOf(dir)).toBe(0o700);
+  });
+
+  it('refuses a path that is a file', () => {
+    const file = join(base, 'data');
+    writeFileSync(file, '');
+    expect(() => ensurePrivateDirectory(file, 'DATA_DIR')).toThrow(ConfigValidationError);
+    expect(() => ensurePrivateDirectory(file, 'DATA_DIR')).toThrow(/^Invalid configuration: DATA_DIR: /);
+  });
+
+  // Only root can hand a directory to another user.
+  (process.getuid?.() === 0 ? it : it.skip)('refuses a directory owned by another user, and leaves its mode as it was', () => {
+    const dir = join(base, 'data');
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    chownSync(dir, 65534, 65534);
+    expect(() => ensurePrivateDirectory(dir, 'DATA_DIR')).toThrow(
+      new ConfigValidationError('DATA_DIR', `${dir} belongs to uid 65534, not to this process's user (uid 0): run the service as its owner, or set DATA_DIR to a directory it creates itself (e.g. a subdirectory)`),
+    );
+    expect(modeOf(dir)).toBe(0o755);
+  });
+});
+
+describe('socketUrl', () => {
+  it('names the socket directory as pg reads it (host, port 5432: the file .s.PGSQL.5432), with no TCP host', () => {
+    const dir = '/tmp/some dir/with%odd&chars/socket';
+    const url = socketUrl(dir);
+    expect(url).not.toMatch(/\s/); // DATABASE_URL's validation allows no whitespace
+    expect(parse(url)).toMatchObject({ host: dir, port: '5432', user: 'postgres', database: 'postgres' });
+  });
+});
