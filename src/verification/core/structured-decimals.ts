@@ -16,24 +16,11 @@ import { serializeDecimal } from 'structured-headers';
  */
 export function decimalParameters(dictionary: string, key: string): ReadonlySet<string> {
   if (dictionary.indexOf('.') === -1) return NONE;
-  const scanner = new Scanner(dictionary);
   let found: ReadonlySet<string> = NONE;
-  scanner.skipOws();
-  while (!scanner.atEnd()) {
-    const start = scanner.pos;
-    const memberKey = scanner.key();
-    if (scanner.take('=')) {
-      if (scanner.peek() === '(') scanner.innerList();
-      else scanner.bareItem();
-    }
-    const decimals = scanner.parameters();
+  new Scanner(dictionary).members((memberKey, decimals) => {
     // RFC 8941 section 4.2.2: a repeated key overwrites the earlier member.
     if (memberKey === key) found = decimals;
-    scanner.skipOws();
-    scanner.take(',');
-    scanner.skipOws();
-    if (scanner.pos === start) break; // not RFC 8941: the library refused it already
-  }
+  });
   return found;
 }
 
@@ -47,20 +34,7 @@ export function decimalParameters(dictionary: string, key: string): ReadonlySet<
 export function hasIntegralDecimal(dictionary: string): boolean {
   if (dictionary.indexOf('.') === -1) return false;
   const scanner = new Scanner(dictionary);
-  scanner.skipOws();
-  while (!scanner.atEnd()) {
-    const start = scanner.pos;
-    scanner.key();
-    if (scanner.take('=')) {
-      if (scanner.peek() === '(') scanner.innerList();
-      else scanner.bareItem();
-    }
-    scanner.parameters();
-    scanner.skipOws();
-    scanner.take(',');
-    scanner.skipOws();
-    if (scanner.pos === start) break; // not RFC 8941: the library refused it already
-  }
+  scanner.members(() => undefined);
   return scanner.integralDecimal;
 }
 
@@ -85,6 +59,24 @@ class Scanner {
   integralDecimal = false;
 
   constructor(private readonly text: string) {}
+
+  /** Walks a Dictionary's members: each key with the keys of its Decimal parameters. */
+  members(onMember: (key: string, decimalParameters: Set<string>) => void): void {
+    this.skipOws();
+    while (!this.atEnd()) {
+      const start = this.pos;
+      const key = this.key();
+      if (this.take('=')) {
+        if (this.peek() === '(') this.innerList();
+        else this.bareItem();
+      }
+      onMember(key, this.parameters());
+      this.skipOws();
+      this.take(',');
+      this.skipOws();
+      if (this.pos === start) break; // not RFC 8941: the library refused it already
+    }
+  }
 
   atEnd(): boolean {
     return this.pos >= this.text.length;
