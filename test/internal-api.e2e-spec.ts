@@ -347,6 +347,9 @@ describe('Internal API directory cache (e2e)', () => {
           // The registration's nonce (at the authority) and the one use at the API.
           const rows = await t.dataSource.query(`SELECT count(*)::int AS n FROM used_nonces WHERE kid = $1`, [agent.kid]);
           expect(rows[0].n).toBe(2);
+          // The API needs only used_nonces (README): its outcomes go to its own log, never into an audit_events table.
+          const audited = await t.dataSource.query(`SELECT event FROM audit_events WHERE agent_uid = $1 ORDER BY id`, [agent.uid]);
+          expect(audited).toEqual([{ event: 'register' }]);
         } finally {
           await second.app.close();
         }

@@ -28,9 +28,16 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
   private timer?: NodeJS.Timeout;
   purged = 0;
 
+  /**
+   * `withAuditTrail`: the database also holds the authority's audit trail,
+   * so a verification's audit row is written in the nonce's statement. A
+   * service built with forRoot has only `used_nonces` (README) and records
+   * outcomes through its own sink.
+   */
   constructor(
     private readonly nonces: UsedNonceRepository,
     private readonly purgeIntervalSeconds: number,
+    private readonly withAuditTrail = true,
   ) {
     super();
   }
@@ -47,6 +54,7 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
 
   /** Nonce and audit row in the same statement, batched across concurrent requests. */
   override consumeAndRecord(kid: string, nonce: string, keepUntilSeconds: number, success: AuditEntry, sink: VerificationAuditSink): Promise<boolean> {
+    if (!this.withAuditTrail) return super.consumeAndRecord(kid, nonce, keepUntilSeconds, success, sink);
     return this.recorded.submit({ claim: { kid, nonce, keepUntilSeconds }, success, sink });
   }
 

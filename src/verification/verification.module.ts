@@ -140,7 +140,8 @@ function nonceStoreOf(options: VerificationModuleOptions): NonceStore {
   const store = options.nonceStore;
   if (!store) return new MemoryNonceStore();
   if (store instanceof NonceStore) return store;
-  return new PostgresNonceStore(new UsedNonceRepository(store.dataSource), 60);
+  // Only used_nonces lives there (README): outcomes go to this service's own sink, never to an audit_events table.
+  return new PostgresNonceStore(new UsedNonceRepository(store.dataSource), 60, false);
 }
 
 function fromAppConfig(config: AppConfig): VerificationOptions {
