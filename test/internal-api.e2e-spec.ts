@@ -329,6 +329,33 @@ describe('Internal API directory cache (e2e)', () => {
     expect(after.hits - before.hits).toBe(2);
   });
 
+  describe('failed verifications per client IP (failedVerifyPerMinute)', () => {
+    it('answers 429 with Retry-After once a client used its budget, and fetches no more directories for it', async () => {
+      const t = await startTestApp();
+      const api = await startInternalApi(t.url, { failedVerifyPerMinute: 3 });
+      try {
+        const stranger = agentKeyPair();
+        const forged = () => signatureHeaders(stranger, { authority: api.authority, agentUrl: `http://agent-${randomBytes(12).toString('hex')}.localhost:${t.port}` });
+        const resolver = api.app.get(KeyResolver) as RemoteKeyResolver;
+        for (let i = 0; i < 3; i++) {
+          const res = await request(api.url).get('/reports').set(forged()).expect(401);
+          expect(res.body.error.code).toBe('UNKNOWN_KEY');
+        }
+        const fetches = resolver.stats().fetches;
+        expect(fetches).toBe(3); // each forged agent cost a directory fetch at the authority
+        for (let i = 0; i < 5; i++) {
+          const limited = await request(api.url).get('/reports').set(forged()).expect(429);
+          expect(limited.body.error.code).toBe('RATE_LIMITED');
+          expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        }
+        expect(resolver.stats().fetches).toBe(fetches);
+      } finally {
+        await api.app.close();
+        await t.close();
+      }
+    });
+  });
+
   describe('with nonces in PostgreSQL (nonceStore: { dataSource })', () => {
     it('refuses on one instance a signature already used on another', async () => {
       const t = await startTestApp();

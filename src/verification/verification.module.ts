@@ -49,6 +49,13 @@ export interface VerificationModuleOptions {
    * per instance, with a warning.
    */
   nonceStore?: NonceStore | { dataSource: DataSource };
+  /**
+   * Failed verifications a client IP may make per minute before 429 (0 = off;
+   * default 60, as the authority's RATE_LIMIT_FAILED_VERIFY_PER_MINUTE). Each
+   * failure may cost a directory fetch at the authority; behind a proxy, set
+   * Express's `trust proxy` so that the IP is the client's.
+   */
+  failedVerifyPerMinute?: number;
 }
 
 const SHARED_PROVIDERS: Provider[] = [
@@ -113,7 +120,7 @@ export class VerificationModule {
           provide: VerificationService,
           inject: [VerificationOptions, SignatureVerifier, KeyResolver, VerificationAuditSink],
           useFactory: (o: VerificationOptions, s: SignatureVerifier, remote: KeyResolver, sink: VerificationAuditSink) =>
-            new VerificationService(o, s, null, remote, sink),
+            new VerificationService(o, s, null, remote, sink, RateLimitService.of({ registerPerMinute: 0, failedVerifyPerMinute: options.failedVerifyPerMinute ?? 60 })),
         },
       ],
       exports: [VerificationService, SignedRequestGuard],

@@ -34,6 +34,11 @@ export class RateLimitService {
     this.failures = new TokenBuckets(config.rateLimit.failedVerifyPerMinute);
   }
 
+  /** Outside the authority (VerificationModule.forRoot): budgets given directly, 0 = off. */
+  static of(rateLimit: AppConfig['rateLimit']): RateLimitService {
+    return new RateLimitService({ rateLimit } as AppConfig);
+  }
+
   /** One registration (or rotation) by this client. */
   spendRegistration(ip: string): void {
     this.enforce(this.registrations.take(`ip:${ip}`), 'registration', ip);
