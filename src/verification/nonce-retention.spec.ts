@@ -96,15 +96,29 @@ describe(MemoryNonceStore.name, () => {
     await expect(verifier.consumeNonce('kid', inspected(EXPIRES))).rejects.toEqual(expect.objectContaining({ code: 'REPLAYED_NONCE' }));
   });
 
+  const rateLimited = expect.objectContaining({ name: DomainError.name, code: 'RATE_LIMITED' });
+
   it('keeps a nonce through its keep-until second and forgets it after', async () => {
     const sut = make(1);
     now = 1000;
     expect(await sut.consume('kid', 'a', 1010)).toBe(true);
     now = 1010;
     expect(await sut.consume('kid', 'a', 1020)).toBe(false);
-    expect(await sut.consume('kid', 'b', 1020)).toBe(false); // full of live nonces: refused
+    await expect(sut.consume('kid', 'b', 1020)).rejects.toEqual(rateLimited); // full of live nonces: refused, not forgotten
     now = 1011;
     expect(await sut.consume('kid', 'b', 1020)).toBe(true); // 'a' evicted
-    expect(await sut.consume('kid', 'a', 1020)).toBe(false); // full again
+    await expect(sut.consume('kid', 'a', 1020)).rejects.toEqual(rateLimited); // full again
+  });
+
+  it('lets one key hold at most its share, so that it cannot lock the other keys out', async () => {
+    const sut = new MemoryNonceStore(8, () => now, 2);
+    now = 2000;
+    expect(await sut.consume('greedy', 'n1', 2100)).toBe(true);
+    expect(await sut.consume('greedy', 'n2', 2100)).toBe(true);
+    await expect(sut.consume('greedy', 'n3', 2100)).rejects.toEqual(rateLimited);
+    for (const kid of ['k1', 'k2', 'k3']) expect(await sut.consume(kid, 'n', 2100)).toBe(true);
+    expect(await sut.consume('greedy', 'n1', 2100)).toBe(false); // still a replay, not a 429
+    now = 2101;
+    expect(await sut.consume('greedy', 'n3', 2200)).toBe(true); // its old nonces expired: its share is free again
   });
 });
