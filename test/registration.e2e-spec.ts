@@ -1,7 +1,9 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import request from 'supertest';
 import { NO_REQUEST } from '../src/audit/audit-entry';
+import { AgentRepository } from '../src/agents/agent.repository';
 import { AgentAdminService } from '../src/registration/agent-admin.service';
+import { KeyInvalidation } from '../src/verification/key-invalidation';
 import { agentHeaders, agentKeyPair, forgedSignatureHeaders, IDENTITY_POINT_X, publicJwkOf, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -197,6 +199,41 @@ describe('Registration (e2e)', () => {
       expect(row.status).toBe('active');
       const failures = await t.dataSource.query(`SELECT agent_uid FROM audit_events WHERE event = 'rotate' AND error_code = 'KEY_CONFLICT' AND request_id = $1`, [res.headers['x-request-id']]);
       expect(failures).toEqual([{ agent_uid: agent.uid }]);
+    });
+
+    it('refuses a rotation whose agent was disabled after its request was authenticated (403 AGENT_DISABLED), changing nothing', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const agents = t.app.get(AgentRepository);
+      const lock = agents.lockByUid.bind(agents);
+      // An admin's disable commits between the rotation's authentication and its transaction.
+      const spy = jest.spyOn(agents, 'lockByUid').mockImplementationOnce(async (manager, uid) => {
+        await manager.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [uid]);
+        return lock(manager, uid);
+      });
+      try {
+        const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk }).expect(403);
+        expect(res.body.error.code).toBe('AGENT_DISABLED');
+      } finally {
+        spy.mockRestore();
+      }
+      const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
+      expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
+    });
+
+    it('commits a rotation only with the notification to the other instances (sent in its transaction)', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const invalidation = t.app.get(KeyInvalidation);
+      const spy = jest.spyOn(invalidation, 'announceIn').mockRejectedValueOnce(new Error('NOTIFY failed'));
+      try {
+        const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk });
+        expect(res.status).toBe(500);
+        expect(spy).toHaveBeenCalledWith(expect.anything(), { kid: agent.kid, uid: agent.uid });
+      } finally {
+        spy.mockRestore();
+      }
+      const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
+      expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
+      await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
     });
 
     it('concurrent rotations of one agent leave exactly one active key', async () => {

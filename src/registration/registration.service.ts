@@ -108,7 +108,9 @@ export class RegistrationService {
     subject.kid = caller.kid;
     if (next.kid === caller.kid) fail('KEY_CONFLICT', 'the new key is the current key');
     await this.dataSource.transaction(async (manager) => {
-      await this.agents.lockByUid(manager, caller.uid);
+      // Checked again under the lock: an agent disabled since its request was authenticated rotates nothing.
+      const agent = await this.agents.lockByUid(manager, caller.uid);
+      if (agent?.status !== 'active') fail('AGENT_DISABLED', 'agent is disabled');
       if (!(await this.keys.revokeIfActive(manager, caller.kid, 'rotated'))) fail('REVOKED_KEY', 'key has been revoked');
       if (!(await this.keys.insertIfAbsent(manager, caller.uid, next))) fail('KEY_CONFLICT', 'key is registered already');
       await this.audit.recordIn(manager, {
@@ -119,8 +121,9 @@ export class RegistrationService {
         context: auditContextOf(req),
         detail: { old_kid: caller.kid, new_kid: next.kid },
       });
+      await this.invalidation.announceIn(manager, { kid: caller.kid, uid: caller.uid });
     });
-    await this.invalidation.keyChanged(caller.kid, caller.uid);
+    this.invalidation.keyChanged(caller.kid, caller.uid);
     this.logger.log(`Rotated ${caller.uid} kid=${caller.kid} -> ${next.kid}`);
     return { uid: caller.uid, kid: next.kid, public_jwk: next };
   }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Client, Notification } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseEndpoint } from '../database/database-endpoint';
 import { LocalKeyResolver } from './local-key-resolver';
@@ -18,7 +18,7 @@ export interface KeyChange {
 /**
  * Rotation, revocation and disabling reach every instance's key cache: this
  * instance evicts at once, the others through PostgreSQL LISTEN/NOTIFY
- * (sent with the change). The listener connection is checked every half
+ * (sent in the change's transaction: announceIn). The listener connection is checked every half
  * KEY_CACHE_TTL_MS (a query that must answer within the other half): when
  * it fails, drops or hangs, the caches are cleared at once and entries live
  * only KEY_CACHE_TTL_MS until it is back (KeyCachePolicy), and they are
@@ -48,15 +48,25 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     this.listeners.push(listener);
   }
 
-  /** A key of agent `uid` was rotated out or revoked. */
-  async keyChanged(kid: string, uid: string): Promise<void> {
-    this.apply({ kid, uid });
-    await this.notify({ kid, uid });
+  /**
+   * Inside the change's own transaction: NOTIFY is transactional, so the
+   * other instances hear of the change exactly when it commits, and a change
+   * never commits without its notification (sent after the commit, a failed
+   * or lost NOTIFY left them on the long notified TTL).
+   */
+  async announceIn(manager: EntityManager, change: KeyChange): Promise<void> {
+    if (this.endpoint.isSingleSession) return;
+    await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
   }
 
-  async agentChanged(uid: string): Promise<void> {
+  /** After the commit: a key of agent `uid` was rotated out or revoked; this instance's caches forget it. */
+  keyChanged(kid: string, uid: string): void {
+    this.apply({ kid, uid });
+  }
+
+  /** After the commit: the agent was disabled or enabled. */
+  agentChanged(uid: string): void {
     this.apply({ uid });
-    await this.notify({ uid });
   }
 
   private apply(change: KeyChange | 'all'): void {
@@ -78,16 +88,6 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeatTimer);
     await this.listener?.end().catch(() => undefined);
-  }
-
-  private async notify(change: KeyChange): Promise<void> {
-    if (this.endpoint.isSingleSession) return;
-    try {
-      await this.dataSource.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
-    } catch (error) {
-      // The change itself is committed; other instances converge within the cache TTL.
-      this.logger.warn(`Could not notify other instances: ${(error as Error).message}`);
-    }
   }
 
   private async listen(): Promise<void> {
