@@ -75,7 +75,7 @@ export class UsedNonceRepository {
                 agent_uid, kid, method, path, authority, ip, user_agent, request_id, detail
            FROM claimed ORDER BY i
          RETURNING id)
-       SELECT i::text AS i, fresh FROM claimed ORDER BY i`,
+       SELECT claimed.i::text AS i, fresh FROM claimed`,
       [
         items.map((item) => item.claim.kid),
         items.map((item) => nonceHash(item.claim.nonce)),
@@ -90,7 +90,14 @@ export class UsedNonceRepository {
         column('detail'),
       ],
     );
-    return result.map((r) => r.fresh);
+    // Placed by each row's own ordinal, never by the rows' order: sorting the
+    // text alias put 10 before 2, and answered a replay 200 and a fresh request 401.
+    const fresh = new Array<boolean | undefined>(items.length);
+    for (const r of result) fresh[Number(r.i) - 1] = r.fresh;
+    if (fresh.some((f) => f === undefined) || result.length !== items.length) {
+      throw new Error(`nonce claim answered ${result.length} rows for ${items.length} claims`);
+    }
+    return fresh as boolean[];
   }
 
   /**
