@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { NO_REQUEST } from '../src/audit/audit-entry';
+import { NonceStore } from '../src/verification/nonce-store';
 import { UsedNonceRepository } from '../src/verification/used-nonce.repository';
+import type { VerificationAuditSink } from '../src/verification/verification-audit';
 import { agentHeaders, registerAgent } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -43,6 +45,18 @@ describe('Nonce claims of one batch (e2e)', () => {
       [kid],
     );
     expect(rows.slice(2).map((r) => [r.nonce, r.outcome])).toEqual(nonces.map((n, i) => [n, i !== 1 && i !== 10 ? 'success' : 'failure']));
+  });
+
+  it('answers the others of a batch when the row of a nonce repeated within it cannot be written', async () => {
+    const store = t.app.get(NonceStore);
+    const kid = `batch-${randomBytes(8).toString('hex')}`;
+    const keepUntil = Math.floor(Date.now() / 1000) + 600;
+    const success = { event: 'verify' as const, outcome: 'success' as const, agentUid: null, kid, context: NO_REQUEST };
+    const failing: VerificationAuditSink = { record: () => Promise.reject(new Error('audit write failed')) };
+    const consume = (nonce: string) => store.consumeAndRecord(kid, nonce, keepUntil, success, failing);
+    // The first two claims take both flushes a store runs at once; the next three wait and share one statement, a nonce twice among them.
+    const answers = await Promise.all([consume('p1'), consume('p2'), consume('n'), consume('n'), consume('q')]);
+    expect(answers).toEqual([true, true, true, false, true]);
   });
 
   it('under load: every replay is refused and every fresh signature accepted, 120 requests at once', async () => {

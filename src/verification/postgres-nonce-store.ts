@@ -91,8 +91,17 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
     const fresh = await this.nonces.claimAndRecord(unique);
     const byItem = new Map(unique.map((item, i) => [item, fresh[i]]));
     // A nonce twice in one batch: the later ones are replays, recorded as such.
+    // The batch's own statement has committed: a duplicate whose row cannot
+    // be written is still refused, and must not fail the others' answers
+    // (as a failed verification's row, it is logged instead).
     const duplicates = items.filter((item) => !byItem.has(item));
-    await Promise.all(duplicates.map((item) => item.sink.record(replayed(item.success))));
+    await Promise.all(
+      duplicates.map((item) =>
+        item.sink.record(replayed(item.success)).catch((error: unknown) => {
+          this.logger.error(`Could not record a replayed nonce of ${item.success.kid ?? '?'}: ${(error as Error).message}`);
+        }),
+      ),
+    );
     return items.map((item) => byItem.get(item) ?? false);
   }
 
