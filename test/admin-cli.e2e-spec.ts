@@ -150,6 +150,64 @@ describe('Operator CLI (e2e)', () => {
     expect({ code: revoked.code, stderr: revoked.stderr }).toEqual({ code: 0, stderr: '' });
   });
 
+  it('create-admin registers no agent when it cannot write the key file, and resolves a relative --out where npm was run', async () => {
+    const countAgents = () => withApp({}, async (t) => Number((await t.dataSource.query(`SELECT count(*)::int AS n FROM agents`))[0].n));
+    const before = await countAgents();
+
+    const missingDir = await cli('create-admin', '--out', join(dir, 'no-such-dir', '.env'));
+    expect(missingDir.code).toBe(1);
+    expect(missingDir.stderr).toContain('ENOENT');
+    const existing = await cli('create-admin', '--out', 'admin.env'); // written by the first test
+    expect(existing.code).toBe(1);
+    expect(existing.stderr).toContain('EEXIST');
+    expect(await countAgents()).toBe(before);
+
+    // `npm run admin` runs in the package root and says where the operator was in INIT_CWD.
+    const operatorDir = mkdtempSync(join(tmpdir(), 'vestauth-admin-operator-'));
+    try {
+      const created = await new Promise<CliResult>((resolve) => {
+        execFile(process.execPath, [CLI, 'create-admin', '--out', 'ops.env'], { cwd: dir, env: { ...env, INIT_CWD: operatorDir }, timeout: 60_000 }, (error, stdout, stderr) => {
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+      expect(created.code).toBe(0);
+      expect(statSync(join(operatorDir, 'ops.env')).mode & 0o777).toBe(0o600);
+      expect(created.stdout).toContain(join(operatorDir, 'ops.env'));
+      expect(await countAgents()).toBe(before + 1);
+    } finally {
+      rmSync(operatorDir, { recursive: true, force: true });
+    }
+  });
+
+  it('pages through agents and audit events with --cursor', async () => {
+    await withApp({}, async (t) => {
+      for (let i = 0; i < 3; i++) await registerAgent(t.url, `localhost:${port}`);
+    });
+    const total = await withApp({}, async (t) => Number((await t.dataSource.query(`SELECT count(*)::int AS n FROM agents`))[0].n));
+    // About three pages, however many agents the suite made before.
+    const limit = String(Math.min(500, Math.max(1, Math.ceil(total / 3))));
+    const seen: string[] = [];
+    let args = ['agents', '--limit', limit];
+    for (let page = 0; page < 5; page++) {
+      const res = await cli(...args);
+      expect(res.code).toBe(0);
+      seen.push(...[...res.stdout.matchAll(/^(agent-[0-9a-f]{24})\s/gm)].map((m) => m[1]));
+      const next = /More: repeat with --cursor (\S+)/.exec(res.stdout);
+      if (!next) break;
+      args = ['agents', '--limit', limit, '--cursor', next[1]];
+    }
+    const all = await withApp({}, async (t) => (await t.dataSource.query(`SELECT uid FROM agents`)).map((r: { uid: string }) => r.uid));
+    expect(new Set(seen)).toEqual(new Set(all));
+    expect(seen).toHaveLength(all.length);
+
+    const first = await cli('audit', '--limit', '1');
+    const cursor = /More: repeat with --cursor (\S+)/.exec(first.stdout)![1];
+    const second = await cli('audit', '--limit', '1', '--cursor', cursor);
+    expect(second.code).toBe(0);
+    const firstRow = (out: string) => out.split('\n')[2].split(/\s+/)[0];
+    expect(Number(firstRow(second.stdout))).toBeLessThan(Number(firstRow(first.stdout)));
+  });
+
   it('explains itself and refuses unknown commands', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);

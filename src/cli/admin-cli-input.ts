@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Type } from '@nestjs/common';
 import { createValidationPipe } from '../common/http/validation.pipe';
 import { DomainError } from '../common/errors/domain-error';
@@ -15,6 +16,7 @@ export interface CliValues {
   'error-code'?: string;
   from?: string;
   to?: string;
+  cursor?: string;
 }
 
 // The app's global pipe: the CLI validates with the same DTOs, rules and
@@ -38,7 +40,7 @@ function positionals(args: readonly string[], names: readonly string[]): string[
 /** GET /admin/agents */
 export function agentsInput(args: readonly string[], values: CliValues): Promise<AgentListQueryDto> {
   positionals(args, []);
-  return validate(AgentListQueryDto, 'query', { status: values.status, limit: values.limit });
+  return validate(AgentListQueryDto, 'query', { status: values.status, limit: values.limit, cursor: values.cursor });
 }
 
 /** GET /admin/agents/:uid, POST /admin/agents/:uid/disable and /enable */
@@ -67,6 +69,7 @@ export function auditInput(args: readonly string[], values: CliValues): Promise<
     from: values.from,
     to: values.to,
     limit: values.limit,
+    cursor: values.cursor,
   });
 }
 
@@ -93,7 +96,8 @@ export async function commandInput(command: string, args: readonly string[], val
   switch (command) {
     case 'create-admin':
       noInput(args);
-      return { command, out: values.out ?? 'admin.env' };
+      // Relative to where the operator ran `npm run admin` (npm runs scripts from the package root).
+      return { command, out: resolve(process.env.INIT_CWD ?? process.cwd(), values.out ?? 'admin.env') };
     case 'agents':
       return { command, query: await agentsInput(args, values) };
     case 'agent':

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { INestApplicationContext } from '@nestjs/common';
@@ -25,11 +25,12 @@ Usage: npm run admin -- <command> [options]
   create-admin [--out FILE]            create an agent for an administrator: writes its vestauth .env
                                        (AGENT_UID, keys, AGENT_HOSTNAME; mode 600; default ./admin.env)
                                        and prints the uid to add to ADMIN_AGENT_UIDS
-  agents [--status S] [--limit N]      list agents, newest first
+  agents [--status S] [--limit N] [--cursor C]
+                                       list agents, newest first (a full page ends with the --cursor of the next)
   agent <uid>                          one agent: keys and last events
   revoke <uid> <kid> --reason TEXT     revoke a key
   disable <uid> | enable <uid>         disable or re-enable an agent
-  audit [--agent UID] [--event E] [--outcome O] [--error-code C] [--from ISO] [--to ISO] [--limit N]
+  audit [--agent UID] [--event E] [--outcome O] [--error-code C] [--from ISO] [--to ISO] [--limit N] [--cursor C]
                                        audit events as a table, newest first
   verify-audit                         recompute the audit hash chain (exit 1 when broken)
 
@@ -47,6 +48,7 @@ const OPTIONS = {
   'error-code': { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  cursor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -82,6 +84,7 @@ async function run(app: INestApplicationContext, config: AppConfig, input: Comma
     case 'agents': {
       const page = await agents.list(actor, input.query);
       print(formatTable(page.agents, ['uid', 'status', 'active_keys', 'created_at', 'disabled_at']));
+      printNextPage(page.next_cursor);
       return 0;
     }
     case 'agent': {
@@ -105,6 +108,7 @@ async function run(app: INestApplicationContext, config: AppConfig, input: Comma
     case 'audit': {
       const page = await app.get(AuditAdminService).page(actor, input.query);
       print(formatTable(page.events, ['id', 'occurred_at', 'event', 'outcome', 'error_code', 'agent_uid', 'method', 'path', 'ip']));
+      printNextPage(page.next_cursor);
       return 0;
     }
     case 'verify-audit': {
@@ -121,7 +125,16 @@ async function createAdmin(app: INestApplicationContext, config: AppConfig, acto
   const pub = publicKey.export({ format: 'jwk' });
   const kid = jwkThumbprint(pub);
   const publicJwk = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: String(pub.x), kid };
-  const registered = await app.get(RegistrationService).registerByOperator(actor, publicJwk);
+  // The file first (exclusive, 600): an agent whose private key could not be kept must not be registered.
+  const file = openSync(out, 'wx', 0o600);
+  let registered: { uid: string };
+  try {
+    registered = await app.get(RegistrationService).registerByOperator(actor, publicJwk);
+  } catch (error) {
+    closeSync(file);
+    unlinkSync(out);
+    throw error;
+  }
   const env = [
     '# vestauth agent created by the authority operator CLI',
     `AGENT_UID="${registered.uid}"`,
@@ -130,11 +143,20 @@ async function createAdmin(app: INestApplicationContext, config: AppConfig, acto
     `AGENT_HOSTNAME="${config.publicUrl.origin}"`,
     '',
   ].join('\n');
-  writeFileSync(out, env, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, env);
+  } finally {
+    closeSync(file);
+  }
   print(`Created ${registered.uid}; its private key is in ${out} (mode 600; keep it there, it is not stored anywhere else).`);
   print(`Add it to ADMIN_AGENT_UIDS and restart the authority:\n  ADMIN_AGENT_UIDS=${[...config.adminAgentUids, registered.uid].join(',')}`);
   print(`Then, in the directory holding that file as .env: npx vestauth agent curl ${config.publicUrl.origin}/admin/audit-events`);
   return 0;
+}
+
+/** A page of a listing is followed by how to ask for the next one. */
+function printNextPage(cursor: string | null): void {
+  if (cursor !== null) print(`More: repeat with --cursor ${cursor}`);
 }
 
 function print(text: string): void {
