@@ -75,7 +75,16 @@ describe('admin CLI input: the HTTP DTOs and pipe', () => {
 
   it('commands without input refuse stray arguments; unknown commands are undefined', async () => {
     expect(await refusal('verify-audit', ['now'])).toMatchObject({ code: 'VALIDATION_FAILED', message: 'unexpected argument: "now"' });
-    await expect(commandInput('create-admin', [], {})).resolves.toEqual({ command: 'create-admin', out: 'admin.env' });
+    const initCwd = process.env.INIT_CWD;
+    process.env.INIT_CWD = '/srv/operator'; // where `npm run admin` was called
+    try {
+      await expect(commandInput('create-admin', [], {})).resolves.toEqual({ command: 'create-admin', out: '/srv/operator/admin.env' });
+      await expect(commandInput('create-admin', [], { out: 'keys/a.env' })).resolves.toEqual({ command: 'create-admin', out: '/srv/operator/keys/a.env' });
+      await expect(commandInput('create-admin', [], { out: '/tmp/a.env' })).resolves.toEqual({ command: 'create-admin', out: '/tmp/a.env' });
+    } finally {
+      if (initCwd === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = initCwd;
+    }
     await expect(commandInput('frobnicate', [], {})).resolves.toBeUndefined();
   });
 });
