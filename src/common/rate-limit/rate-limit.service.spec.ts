@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config';
-import { RateLimitedError, RateLimitService } from './rate-limit.service';
+import { clientKey, RateLimitedError, RateLimitService } from './rate-limit.service';
 
 function service(failedVerifyPerMinute: number, registerPerMinute = 5): RateLimitService {
   return new RateLimitService({ rateLimit: { registerPerMinute, failedVerifyPerMinute } } as AppConfig);
@@ -53,5 +53,23 @@ describe(RateLimitService.name, () => {
     expect(() => sut.spendRegistration('203.0.113.7')).toThrow(RateLimitedError);
     expect(() => sut.spendRegistration('198.51.100.1')).not.toThrow();
     expect(() => sut.checkFailures('203.0.113.7')).not.toThrow();
+  });
+});
+
+describe(clientKey.name, () => {
+  it.each([
+    ['an IPv4 address', '192.0.2.7', 'ip:192.0.2.7'],
+    ['an IPv4-mapped IPv6 address, as the same client', '::ffff:192.0.2.7', 'ip:192.0.2.7'],
+    ['an IPv6 address, by its /64', '2001:db8:0:1:aaaa:bbbb:cccc:dddd', 'ip6:2001:db8:0:1'],
+    ['another address of the same /64', '2001:0db8:0000:0001::1', 'ip6:2001:db8:0:1'],
+    ['a compressed prefix', '2001:db8::1', 'ip6:2001:db8:0:0'],
+    ['the loopback', '::1', 'ip6:0:0:0:0'],
+    ['a NAT64 address', '64:ff9b::192.0.2.7', 'ip6:64:ff9b:0:0'],
+  ])('keys %s', (_name, ip, key) => {
+    expect(clientKey(ip)).toBe(key);
+  });
+
+  it('keeps different /64s apart', () => {
+    expect(clientKey('2001:db8:0:1::1')).not.toBe(clientKey('2001:db8:0:2::1'));
   });
 });

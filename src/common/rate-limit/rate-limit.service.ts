@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
@@ -41,17 +42,17 @@ export class RateLimitService {
 
   /** One registration (or rotation) by this client. */
   spendRegistration(ip: string): void {
-    this.enforce(this.registrations.take(`ip:${ip}`), 'registration', ip);
+    this.enforce(this.registrations.take(clientKey(ip)), 'registration', ip);
   }
 
   /** Before verifying: refuse a client whose failures used up its budget. */
   checkFailures(ip: string): void {
-    this.enforce(this.failures.waitSeconds(`ip:${ip}`), 'failed verification', ip);
+    this.enforce(this.failures.waitSeconds(clientKey(ip)), 'failed verification', ip);
   }
 
   /** After a failed verification: charged to the client that sent it, never to the agent it named. */
   recordFailure(ip: string): void {
-    this.failures.take(`ip:${ip}`);
+    this.failures.charge(clientKey(ip));
   }
 
   private enforce(waitSeconds: number, what: string, who: string): void {
@@ -60,4 +61,26 @@ export class RateLimitService {
     this.logger.warn(`Rate limited ${what} for ${who}`);
     throw new RateLimitedError(waitSeconds);
   }
+}
+
+/**
+ * The bucket of a client address: an IPv4 address (an IPv4-mapped IPv6 one
+ * too) on its own, an IPv6 address by its /64, which one subscriber or host
+ * gets whole and can change addresses within at will.
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return `ip:${mapped[1]}`;
+  if (isIPv6(ip)) return `ip6:${ipv6Prefix64(ip)}`;
+  return `ip:${ip}`;
+}
+
+/** The first four groups of an IPv6 address, expanded (`2001:db8:0:1`). */
+function ipv6Prefix64(ip: string): string {
+  const [head, tail = ''] = ip.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  // An embedded IPv4 tail (::a.b.c.d) lies in the low 64 bits: it does not change the prefix.
+  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':');
 }

@@ -23,4 +23,28 @@ describe(TokenBuckets.name, () => {
     const sut = new TokenBuckets(0);
     for (let i = 0; i < 1000; i++) expect(sut.take('ip')).toBe(0);
   });
+
+  it('charges failures found after their check into debt, at most a minute of budget: a burst in flight pays with a longer wait', () => {
+    let now = 0;
+    const sut = new TokenBuckets(60, 100, () => now);
+    // 1,000 requests passed the check together; each failure is charged once it is known.
+    expect(sut.waitSeconds('ip')).toBe(0);
+    for (let i = 0; i < 1000; i++) sut.charge('ip');
+    expect(sut.waitSeconds('ip')).toBe(61);
+    now = 60_000;
+    expect(sut.waitSeconds('ip')).toBe(1);
+    now = 61_000;
+    expect(sut.waitSeconds('ip')).toBe(0);
+  });
+
+  it('refills nothing and locks nobody out when the wall clock steps back', () => {
+    let now = 3_600_000;
+    const sut = new TokenBuckets(60, 100, () => now);
+    expect(sut.take('ip')).toBe(0);
+    now = 0; // an hour back
+    expect(sut.waitSeconds('ip')).toBe(0);
+    expect(sut.take('ip')).toBe(0);
+    now = 1_000;
+    expect(sut.waitSeconds('ip')).toBe(0);
+  });
 });

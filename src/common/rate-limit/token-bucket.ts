@@ -41,11 +41,25 @@ export class TokenBuckets {
     return 0;
   }
 
+  /**
+   * Charges one token for something already done (a failure found after
+   * the check that let it in): with none left the bucket goes into debt, down
+   * to one minute's budget, so that requests that were all in flight when it
+   * ran out are paid for by a longer wait instead of going free.
+   */
+  charge(key: string): void {
+    if (!this.enabled) return;
+    const bucket = this.refill(key);
+    bucket.tokens = Math.max(-this.perMinute, bucket.tokens - 1);
+  }
+
   private refill(key: string): Bucket {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedMs: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + ((now - bucket.updatedMs) / 60_000) * this.perMinute);
-    bucket.updatedMs = now;
+    // A wall clock stepping back refills nothing (and moves nothing back): it must not lock anyone out.
+    const elapsed = Math.max(0, now - bucket.updatedMs);
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (elapsed / 60_000) * this.perMinute);
+    bucket.updatedMs = Math.max(bucket.updatedMs, now);
     this.buckets.set(key, bucket);
     return bucket;
   }
