@@ -61,6 +61,31 @@ describe('Rate limiting (e2e)', () => {
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
+  it('limits refused registrations and rotations too, before their bodies: each would write an audit row', async () => {
+    const own = await startTestApp({ RATE_LIMIT_REGISTER_PER_MINUTE: '3' });
+    try {
+      const replies: request.Response[] = [];
+      // The hot route (/register) and Express's (/register/, /rotate) share one budget.
+      for (const path of ['/register', '/register/', '/rotate', '/register', '/rotate']) {
+        replies.push(await request(own.url).post(path).set('Content-Type', 'application/json').send('{bad'));
+      }
+      expect(replies.map((r) => `${r.status} ${r.body.error.code}`)).toEqual([
+        '400 INVALID_JSON',
+        '400 INVALID_JSON',
+        '400 INVALID_JSON',
+        '429 RATE_LIMITED',
+        '429 RATE_LIMITED',
+      ]);
+      const rows: Array<{ error_code: string }> = await own.dataSource.query(
+        `SELECT error_code FROM audit_events WHERE request_id = ANY($1::varchar[]) ORDER BY id`,
+        [replies.map((r) => r.headers['x-request-id'])],
+      );
+      expect(rows.map((r) => r.error_code)).toEqual(['INVALID_JSON', 'INVALID_JSON', 'INVALID_JSON']);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('limits failed verifications per client IP; successes are never counted', async () => {
     const agent = await agentInSql();
 

@@ -186,6 +186,8 @@ export class HotRoutes {
     const started = process.hrtime.bigint();
     let result: RegisterResponse;
     try {
+      // As the route's interceptor does: the budget before the body's fate.
+      this.registration.admit(req);
       if ('refused' in body) throw body.refused;
       req.rawBody = body.raw;
       req.body = body.value;

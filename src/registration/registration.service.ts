@@ -65,8 +65,17 @@ export class RegistrationService {
     isDatabaseUnavailable,
   );
 
-  async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
+  /**
+   * Spends the client's registration budget (429 RATE_LIMITED when it is
+   * used up): before anything else, the body included, so that refused
+   * attempts, each of which leaves an audit row, are limited too. Called by
+   * the route's interceptor and the hot route, once per register or rotate.
+   */
+  admit(req: AuditSubjectRequest): void {
     this.rateLimit.spendRegistration(req.ip ?? 'unknown');
+  }
+
+  async register(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RegisterResponse> {
     const jwk = canonicalJwk(body);
     const subject: AuditSubject = { kid: jwk.kid };
     req.auditSubject = subject;
@@ -100,7 +109,6 @@ export class RegistrationService {
   }
 
   async rotate(req: AuditSubjectRequest, body: PublicJwkDto): Promise<RotateResponse> {
-    this.rateLimit.spendRegistration(req.ip ?? 'unknown');
     const next = canonicalJwk(body);
     const subject: AuditSubject = {};
     req.auditSubject = subject;
