@@ -56,6 +56,25 @@ describe(RateLimitService.name, () => {
   });
 });
 
+describe('RateLimitService logging', () => {
+  it('logs a limited client once a minute, however many refusals it gets (all counted)', () => {
+    const sut = service(1);
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      sut.recordFailure('192.0.2.9');
+      sut.recordFailure('192.0.2.9');
+      for (let i = 0; i < 100; i++) expect(() => sut.checkFailures('192.0.2.9')).toThrow(RateLimitedError);
+      expect(sut.limited).toBe(100);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(() => sut.checkFailures('192.0.2.9')).toThrow(RateLimitedError);
+      expect(() => { sut.recordFailure('198.51.100.1'); sut.recordFailure('198.51.100.1'); sut.checkFailures('198.51.100.1'); }).toThrow(RateLimitedError);
+      expect(warn).toHaveBeenCalledTimes(2); // another client gets its own line
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
 describe(clientKey.name, () => {
   it.each([
     ['an IPv4 address', '192.0.2.7', 'ip:192.0.2.7'],

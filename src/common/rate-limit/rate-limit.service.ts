@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config';
 import { DomainError } from '../errors/domain-error';
 import { TokenBuckets } from './token-bucket';
@@ -29,6 +30,7 @@ export class RateLimitService {
   private readonly registrations: TokenBuckets;
   private readonly failures: TokenBuckets;
   limited = 0;
+  private readonly reported = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
   constructor(config: AppConfig) {
     this.registrations = new TokenBuckets(config.rateLimit.registerPerMinute);
@@ -58,7 +60,12 @@ export class RateLimitService {
   private enforce(waitSeconds: number, what: string, who: string): void {
     if (waitSeconds === 0) return;
     this.limited++;
-    this.logger.warn(`Rate limited ${what} for ${who}`);
+    // A flood of refusals must not become a flood of log lines: once a minute per client (the counter has them all).
+    const key = `${what}\u0000${who}`;
+    if (!this.reported.has(key)) {
+      this.reported.set(key, true);
+      this.logger.warn(`Rate limited ${what} for ${who} (logged at most once a minute for it; counted in vestauth_rate_limited_requests)`);
+    }
     throw new RateLimitedError(waitSeconds);
   }
 }
