@@ -1,4 +1,4 @@
-import { createHash, randomBytes, sign } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { Server } from 'node:net';
@@ -136,6 +136,48 @@ function signParams(
     'Signature-Input': `sig1=${sentParams}`,
     'Signature-Agent': signatureAgent,
   };
+}
+
+const sha512 = (data: Buffer): Buffer => createHash('sha512').update(data).digest();
+
+/**
+ * RFC 8017 section 9.1.1 EMSA-PSS-ENCODE (SHA-512, MGF1 SHA-512, 64-byte
+ * salt) of `message`, padded to the modulus length: with e = 1 this is an
+ * rsa-pss-sha512 signature, made without any private key.
+ */
+function pssEncodeSha512(message: Buffer, modBits: number): Buffer {
+  const emBits = modBits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  const salt = randomBytes(64);
+  const h = sha512(Buffer.concat([Buffer.alloc(8), sha512(message), salt]));
+  const db = Buffer.concat([Buffer.alloc(emLen - 64 - 64 - 2), Buffer.from([1]), salt]);
+  const maskParts: Buffer[] = [];
+  for (let counter = 0; maskParts.length * 64 < db.length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    maskParts.push(sha512(Buffer.concat([h, c])));
+  }
+  const mask = Buffer.concat(maskParts);
+  for (let i = 0; i < db.length; i++) db[i] ^= mask[i];
+  db[0] &= 0xff >> (8 * emLen - emBits);
+  const em = Buffer.concat([db, h, Buffer.from([0xbc])]);
+  return Buffer.concat([Buffer.alloc(Math.ceil(modBits / 8) - em.length), em]);
+}
+
+/** vestauth-like headers over @authority with any algorithm and signer. */
+function signedWith(kid: string, alg: string, authority: string, agentUrl: string, signer: (base: Buffer) => Buffer): Record<string, string> {
+  const created = nowSeconds();
+  const params = `("@authority");created=${created};keyid="${kid}";alg="${alg}";expires=${created + 300};nonce="${randomBytes(64).toString('base64url')}";tag="web-bot-auth"`;
+  const base = Buffer.from(`"@authority": ${authority}\n"@signature-params": ${params}`);
+  return {
+    Signature: `sig1=:${signer(base).toString('base64')}:`,
+    'Signature-Input': `sig1=${params}`,
+    'Signature-Agent': `sig1="${agentUrl}"`,
+  };
+}
+
+function rsaThumbprint(jwk: { e: string; n: string }): string {
+  return createHash('sha256').update(`{"e":"${jwk.e}","kty":"RSA","n":"${jwk.n}"}`).digest('base64url');
 }
 
 /** vestauth's parameters over @authority; `created` and `expires` as given (text, to send Decimals). */
@@ -632,6 +674,12 @@ describe('Verification (e2e)', () => {
     const foreignUid = randomUid();
     let directory: DirectoryServer;
     let foreignAgentUrl: string;
+    // RFC 8017 section 3.1 forbids e = 1: the PSS encoding of any message is its signature.
+    const rsaModulus = String(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n);
+    const weakRsa = { kty: 'RSA', n: rsaModulus, e: 'AQ' };
+    // A genuine RSA key its publisher restricted to RS256 (RFC 9421 section 3.2 step 6).
+    const rs256 = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rs256Jwk = { ...(rs256.publicKey.export({ format: 'jwk' }) as { kty: string; e: string; n: string }), alg: 'RS256' };
 
     const remoteEnv = (allowPrivateNetworks: boolean): Record<string, string> => ({
       TRUSTED_AGENT_DOMAINS: `*.localhost:${directory.port}`,
@@ -640,7 +688,7 @@ describe('Verification (e2e)', () => {
     });
 
     beforeAll(async () => {
-      directory = await startDirectoryServer([foreign.publicJwk]);
+      directory = await startDirectoryServer([foreign.publicJwk, weakRsa, rs256Jwk]);
       foreignAgentUrl = `http://${foreignUid}.localhost:${directory.port}`;
     });
 
@@ -679,6 +727,21 @@ describe('Verification (e2e)', () => {
         const res = await http().get('/whoami').set(signatureHeaders(stranger, { authority, agentUrl: foreignAgentUrl }));
         const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', foreignUid);
         expect(row.detail).toMatchObject({ reason: 'key_not_in_directory' });
+      });
+
+      it('a signature forged for an RSA key with e = 1 (no private key): 401 UNKNOWN_KEY, the key is not taken', async () => {
+        const headers = signedWith(rsaThumbprint(weakRsa), 'rsa-pss-sha512', authority, foreignAgentUrl, (base) => pssEncodeSha512(base, 2048));
+        const res = await http().get('/whoami').set(headers);
+        const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', foreignUid);
+        expect(row.detail).toMatchObject({ reason: 'key_not_in_directory' });
+      });
+
+      it('a genuine rsa-pss-sha512 signature by a key published with "alg":"RS256": 401 UNSUPPORTED_ALGORITHM', async () => {
+        const headers = signedWith(rsaThumbprint(rs256Jwk), 'rsa-pss-sha512', authority, foreignAgentUrl, (base) =>
+          sign('sha512', base, { key: rs256.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }),
+        );
+        const res = await http().get('/whoami').set(headers);
+        await expectRefused(t, res, 401, 'UNSUPPORTED_ALGORITHM', foreignUid);
       });
 
       // The directory serves plain http: only an explicit http:// may reach it.

@@ -2,11 +2,11 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { LookupAddress } from 'node:dns';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { DomainError } from '../common/errors/domain-error';
 import type { SignatureAgentRef } from './core/signature-agent';
-import { jwkThumbprint } from './core/jwk';
+import { algorithmFitsKey, jwkThumbprint } from './core/jwk';
 import { WELL_KNOWN_DIRECTORY_PATH } from './key-resolver';
 import { RemoteKeyResolver } from './remote-key-resolver';
 import type { RemoteKeyResolverOptions } from './remote-key-resolver';
@@ -201,6 +201,72 @@ describe(RemoteKeyResolver.name, () => {
       await expectNotInDirectory(sut.resolve(localAgent(server), jwkThumbprint(identity)));
       await expectNotInDirectory(sut.resolve(localAgent(server), jwkThumbprint(identityNonCanonical)));
       await expect(sut.resolve(localAgent(server), good.kid)).resolves.toMatchObject({ kid: good.kid });
+    });
+
+    it('skips an RSA key with a weak exponent or an even modulus (RFC 8017 section 3.1)', async () => {
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
+      const nBytes = Buffer.from(rsa.n, 'base64url');
+      nBytes[nBytes.length - 1] &= 0xfe;
+      const weak = [
+        { kty: 'RSA', n: rsa.n, e: 'AQ' }, // e = 1
+        { kty: 'RSA', n: rsa.n, e: 'Ag' }, // e = 2
+        { kty: 'RSA', n: rsa.n, e: 'AQAA' }, // e = 65536
+        { kty: 'RSA', n: nBytes.toString('base64url'), e: 'AQAB' },
+      ];
+      const smallOdd = { kty: 'RSA', n: rsa.n, e: 'Aw' }; // e = 3
+      const server = await directoryServer(() => ({ keys: [...weak, smallOdd, rsa] }));
+      const sut = loopbackResolver();
+      const kidOf = (jwk: Record<string, string>) =>
+        createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
+
+      for (const jwk of weak) {
+        await expectNotInDirectory(sut.resolve(localAgent(server), kidOf(jwk)));
+      }
+      await expect(sut.resolve(localAgent(server), kidOf(smallOdd))).resolves.toMatchObject({ kid: kidOf(smallOdd) });
+      await expect(sut.resolve(localAgent(server), jwkThumbprint(rsa))).resolves.toMatchObject({
+        kid: jwkThumbprint(rsa),
+      });
+    });
+
+    it('skips a key published for another use than verifying signatures (RFC 7517 sections 4.2, 4.3)', async () => {
+      const [enc, encrypt, signOnly, sig, verifying] = Array.from({ length: 5 }, () => agentKey());
+      const server = await directoryServer(() => ({
+        keys: [
+          { ...enc.jwk, use: 'enc' },
+          { ...encrypt.jwk, key_ops: ['encrypt'] },
+          { ...signOnly.jwk, key_ops: ['sign'] },
+          { ...sig.jwk, use: 'sig' },
+          { ...verifying.jwk, use: 'sig', key_ops: ['verify'] },
+        ],
+      }));
+      const sut = loopbackResolver();
+
+      for (const key of [enc, encrypt, signOnly]) {
+        await expectNotInDirectory(sut.resolve(localAgent(server), key.kid));
+      }
+      for (const key of [sig, verifying]) {
+        await expect(sut.resolve(localAgent(server), key.kid)).resolves.toMatchObject({ kid: key.kid });
+      }
+    });
+
+    it('keeps a key\'s alg: it verifies only signatures of that algorithm (RFC 9421 section 3.2)', async () => {
+      const rsaOf = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
+      const p256Of = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
+      const rs256 = { ...rsaOf(), alg: 'RS256' };
+      const ps512 = { ...rsaOf(), alg: 'PS512' };
+      const es512 = { ...p256Of(), alg: 'ES512' };
+      const es256 = { ...p256Of(), alg: 'ES256' };
+      const eddsa = { ...agentKey().jwk, alg: 'EdDSA' };
+      const server = await directoryServer(() => ({ keys: [rs256, ps512, es512, es256, eddsa] }));
+      const sut = loopbackResolver();
+      const fits = async (jwk: Record<string, string>, alg: string) =>
+        algorithmFitsKey(alg, (await sut.resolve(localAgent(server), jwkThumbprint(jwk))).key);
+
+      expect(await fits(rs256, 'rsa-pss-sha512')).toBe(false);
+      expect(await fits(ps512, 'rsa-pss-sha512')).toBe(true);
+      expect(await fits(es512, 'ecdsa-p256-sha256')).toBe(false);
+      expect(await fits(es256, 'ecdsa-p256-sha256')).toBe(true);
+      expect(await fits(eddsa, 'ed25519')).toBe(true);
     });
 
     it('considers only the first maxKeys entries', async () => {

@@ -698,7 +698,11 @@ function parseJson(body: Buffer): unknown {
 // RFC 7638 thumbprint is refused as the draft requires, so a directory
 // cannot make one key answer to another key's keyid. An Ed25519 key anyone
 // can sign for (small-order or non-canonical, see ed25519-key-strength.ts)
-// is refused too: a signature by it proves nothing.
+// is refused too: a signature by it proves nothing; so is an RSA key with
+// an exponent below 3 or even, or an even modulus (toPublicJwk). A key
+// published for another purpose (`use` not "sig", `key_ops` without
+// "verify") is skipped; a key's `alg` stays with the imported key, which then
+// verifies only signatures of that algorithm (importPublicJwk).
 function directoryKeyOf(candidate: unknown): DirectoryKey | undefined {
   if (!isRecord(candidate) || hasPrivateMaterial(candidate)) {
     return undefined;

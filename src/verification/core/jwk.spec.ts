@@ -10,6 +10,7 @@ import {
   toPublicJwk,
   type JwkInput,
 } from './jwk';
+import { verifySignatureBytes } from './signature-crypto';
 
 // RFC 7638 section 3.1.
 const RFC7638_RSA = {
@@ -146,6 +147,58 @@ describe(importPublicJwk.name, () => {
 
     expect(() => sut(jwk)).toThrow(coded('INVALID_PUBLIC_JWK', 'rsa_modulus_too_small'));
   });
+
+  // RFC 8017 section 3.1: e odd, 3 <= e <= n - 1; n a product of odd primes.
+  describe('RSA key strength', () => {
+    const rsa = generatedJwks().rsa;
+    const n = rsa.n as string;
+    const exponent = (value: number) => {
+      const hex = value.toString(16);
+      return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex').toString('base64url');
+    };
+    const nBytes = Buffer.from(n, 'base64url');
+    nBytes[nBytes.length - 1] &= 0xfe;
+    const evenN = nBytes.toString('base64url');
+
+    it.each([
+      ['e = 1 (the encoded message is its own signature)', { kty: 'RSA', n, e: exponent(1) }, 'rsa_weak_exponent'],
+      ['e = 2', { kty: 'RSA', n, e: exponent(2) }, 'rsa_weak_exponent'],
+      ['e = 65536', { kty: 'RSA', n, e: exponent(65536) }, 'rsa_weak_exponent'],
+      ['an even modulus', { kty: 'RSA', n: evenN, e: 'AQAB' }, 'rsa_even_modulus'],
+    ])('refuses %s', (_, jwk, reason) => {
+      expect(() => sut(jwk)).toThrow(coded('INVALID_PUBLIC_JWK', reason));
+      expect(() => toPublicJwk(jwk)).toThrow(coded('INVALID_PUBLIC_JWK', reason));
+      expect(() => jwkThumbprint(jwk)).toThrow(coded('INVALID_PUBLIC_JWK', reason));
+    });
+
+    it.each([
+      ['e = 3', 3],
+      ['e = 65537', 65537],
+    ])('accepts %s', (_, e) => {
+      expect(sut({ kty: 'RSA', n, e: exponent(e) }).asymmetricKeyDetails?.publicExponent).toBe(BigInt(e));
+    });
+  });
+
+  // RFC 7517 sections 4.2 and 4.3.
+  describe('use and key_ops', () => {
+    const { rsa, p256 } = generatedJwks();
+
+    it.each([
+      ['use "enc"', { ...rsa, use: 'enc' }, 'not_a_signature_key'],
+      ['a non-string use', { ...rsa, use: 1 }, 'not_a_signature_key'],
+      ['key_ops ["encrypt"]', { ...rsa, key_ops: ['encrypt'] }, 'not_a_verification_key'],
+      ['key_ops ["sign"]', { ...p256, key_ops: ['sign'] }, 'not_a_verification_key'],
+      ['key_ops that is not an array', { ...p256, key_ops: 'verify' }, 'not_a_verification_key'],
+      ['a non-string alg', { ...p256, alg: 256 }, 'invalid_alg'],
+    ])('refuses a key with %s', (_, jwk, reason) => {
+      expect(() => sut(jwk)).toThrow(coded('INVALID_PUBLIC_JWK', reason));
+    });
+
+    it('accepts use "sig" and key_ops with "verify"', () => {
+      expect(sut({ ...rsa, use: 'sig', key_ops: ['verify'] }).type).toBe('public');
+      expect(sut({ ...p256, key_ops: ['sign', 'verify'] }).type).toBe('public');
+    });
+  });
 });
 
 describe(hasPrivateMaterial.name, () => {
@@ -187,5 +240,39 @@ describe(algorithmFitsKey.name, () => {
     ['hmac-sha256', 'rsa', false],
   ] as const)('%s with a %s key is %p', (alg, keyName, expected) => {
     expect(sut(alg, keys[keyName])).toBe(expected);
+  });
+});
+
+// RFC 9421 section 3.2 step 6: a JWK's own alg must be the signature's.
+describe(`${algorithmFitsKey.name} with a JWK alg`, () => {
+  const sut = algorithmFitsKey;
+  const jwks = generatedJwks();
+
+  it.each([
+    ['rsa-pss-sha512', 'rsa', 'PS512', true],
+    ['rsa-pss-sha512', 'rsa', 'RS256', false],
+    ['rsa-pss-sha512', 'rsa', 'PS256', false],
+    ['ecdsa-p256-sha256', 'p256', 'ES256', true],
+    ['ecdsa-p256-sha256', 'p256', 'ES512', false],
+    ['ed25519', 'ed25519', 'EdDSA', true],
+    ['ed25519', 'ed25519', 'Ed25519', true],
+    ['ed25519', 'ed25519', 'ES256', false],
+  ] as const)('%s with a %s key whose JWK alg is %s is %p', (alg, keyName, jwkAlg, expected) => {
+    expect(sut(alg, importPublicJwk({ ...jwks[keyName], alg: jwkAlg }))).toBe(expected);
+  });
+
+  it('leaves a key imported without alg to its key type', () => {
+    importPublicJwk({ ...jwks.rsa, alg: 'RS256' });
+
+    expect(sut('rsa-pss-sha512', importPublicJwk(jwks.rsa))).toBe(true);
+    expect(sut('ed25519', importPublicJwk(jwks.ed25519))).toBe(true);
+  });
+
+  it('makes the signature an UNSUPPORTED_ALGORITHM error', () => {
+    const key = importPublicJwk({ ...jwks.p256, alg: 'ES512' });
+
+    expect(() => verifySignatureBytes('ecdsa-p256-sha256', key, 'base', Buffer.alloc(64))).toThrow(
+      coded('UNSUPPORTED_ALGORITHM'),
+    );
   });
 });

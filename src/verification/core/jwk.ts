@@ -49,8 +49,8 @@ export function toPublicJwk(jwk: JwkInput): PublicJwk {
     case 'RSA':
       return {
         kty: 'RSA',
-        e: unsignedInteger(jwk.e, MAX_RSA_EXPONENT_BYTES),
-        n: unsignedInteger(jwk.n, MAX_RSA_BITS / 8),
+        e: rsaExponent(jwk.e),
+        n: rsaModulus(jwk.n),
       };
     default:
       invalid('unsupported_kty');
@@ -79,8 +79,20 @@ function thumbprintMembers(jwk: PublicJwk): Record<string, string> {
   }
 }
 
+/**
+ * Imports a public JWK for verifying signatures. A key its publisher marked
+ * for another purpose (RFC 7517 section 4.2 `use` other than "sig", section
+ * 4.3 `key_ops` without "verify") is refused; its `alg` (section 4.4), when
+ * present, is kept with the key so algorithmFitsKey holds signatures to it
+ * (RFC 9421 section 3.2 step 6).
+ */
 export function importPublicJwk(jwk: JwkInput): KeyObject {
   const publicJwk = toPublicJwk(jwk);
+  checkVerifyUse(jwk);
+  const namedAlg = jwk.alg;
+  if (namedAlg !== undefined && (typeof namedAlg !== 'string' || namedAlg === '')) {
+    invalid('invalid_alg');
+  }
   let key: KeyObject;
   try {
     key = createPublicKey({ key: { ...publicJwk }, format: 'jwk' });
@@ -91,11 +103,38 @@ export function importPublicJwk(jwk: JwkInput): KeyObject {
   if (publicJwk.kty === 'RSA' && (bits === undefined || bits < MIN_RSA_BITS)) {
     invalid('rsa_modulus_too_small');
   }
+  if (namedAlg !== undefined) {
+    (keyAlgorithms ??= new WeakMap()).set(key, namedAlg);
+  }
   return key;
 }
 
-/** RFC 9421 section 3.2: the signature's alg must fit the key it names. */
+/**
+ * The JWK `alg` of keys imported with one. Created with the first such key:
+ * our own agents' keys (Ed25519, no alg) never need it, so their hot path
+ * does not look anything up unless a foreign key named an algorithm.
+ */
+let keyAlgorithms: WeakMap<KeyObject, string> | undefined;
+
+// RFC 9421 section 3.3 algorithms and the JOSE names (RFC 7518 section 3.1,
+// RFC 8037 section 3.1, RFC 9864) a JWK `alg` may give them.
+const JOSE_NAMES: Readonly<Record<string, readonly string[]>> = {
+  'rsa-pss-sha512': ['PS512'],
+  'ecdsa-p256-sha256': ['ES256'],
+  ed25519: ['EdDSA', 'Ed25519'],
+};
+
+/**
+ * RFC 9421 section 3.2: the signature's alg must fit the key it names, and
+ * (step 6) the algorithm the key material names, if any.
+ */
 export function algorithmFitsKey(alg: string, key: KeyObject): boolean {
+  if (keyAlgorithms !== undefined) {
+    const named = keyAlgorithms.get(key);
+    if (named !== undefined && !(JOSE_NAMES[alg]?.includes(named) ?? false)) {
+      return false;
+    }
+  }
   switch (alg) {
     case 'ed25519':
       return key.asymmetricKeyType === 'ed25519';
@@ -108,6 +147,43 @@ export function algorithmFitsKey(alg: string, key: KeyObject): boolean {
     default:
       return false;
   }
+}
+
+// RFC 7517 sections 4.2 and 4.3: a key published for encryption (or for
+// signing only, not verifying) is not one to verify signatures with.
+function checkVerifyUse(jwk: JwkInput): void {
+  if (Object.hasOwn(jwk, 'use') && jwk.use !== 'sig') {
+    invalid('not_a_signature_key');
+  }
+  if (Object.hasOwn(jwk, 'key_ops')) {
+    const ops = jwk.key_ops;
+    if (!Array.isArray(ops) || !ops.includes('verify')) {
+      invalid('not_a_verification_key');
+    }
+  }
+}
+
+// RFC 8017 section 3.1: e is odd with 3 <= e <= n - 1. e = 1 makes the
+// encoded message its own signature (forgeable without any private key); an
+// even e is not an RSA key at all. The upper bound holds by size: e has at
+// most 4 bytes, n at least 2048 bits.
+function rsaExponent(value: unknown): string {
+  const text = unsignedInteger(value, MAX_RSA_EXPONENT_BYTES);
+  const bytes = Buffer.from(text, 'base64url');
+  if ((bytes[bytes.length - 1] & 1) === 0 || (bytes.length === 1 && bytes[0] < 3)) {
+    invalid('rsa_weak_exponent');
+  }
+  return text;
+}
+
+// An RSA modulus is a product of two odd primes, so odd.
+function rsaModulus(value: unknown): string {
+  const text = unsignedInteger(value, MAX_RSA_BITS / 8);
+  const bytes = Buffer.from(text, 'base64url');
+  if ((bytes[bytes.length - 1] & 1) === 0) {
+    invalid('rsa_even_modulus');
+  }
+  return text;
 }
 
 // RFC 7518 section 6.2.1 and RFC 8037 section 2: coordinates are
