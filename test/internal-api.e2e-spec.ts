@@ -9,6 +9,7 @@ import { InternalApiModule } from '../examples/internal-api/internal-api.module'
 import { KeyResolver } from '../src/verification/key-resolver';
 import type { VerificationModuleOptions } from '../src/verification/verification.module';
 import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
+import { MemoryNonceStore } from '../src/verification/memory-nonce-store';
 import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { freePort, startTestApp, TestApp } from './support/test-app';
 
@@ -349,6 +350,24 @@ describe('Internal API directory cache (e2e)', () => {
           expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
         }
         expect(resolver.stats().fetches).toBe(fetches);
+      } finally {
+        await api.app.close();
+        await t.close();
+      }
+    });
+  });
+
+  describe('in-memory nonces with a per-key share (MemoryNonceStore)', () => {
+    it("answers a key over its share 429, and that never spends the IP's failure budget for other agents", async () => {
+      const t = await startTestApp();
+      const api = await startInternalApi(t.url, { nonceStore: new MemoryNonceStore(400, undefined, 2), failedVerifyPerMinute: 3 });
+      try {
+        const busy = await registerAgent(t.url, `localhost:${t.port}`);
+        const other = await registerAgent(t.url, `localhost:${t.port}`);
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i++) statuses.push((await request(api.url).get('/reports').set(agentHeaders(busy, api.authority))).status);
+        expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
+        await request(api.url).get('/reports').set(agentHeaders(other, api.authority)).expect(200);
       } finally {
         await api.app.close();
         await t.close();

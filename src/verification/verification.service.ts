@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { DomainError, fail } from '../common/errors/domain-error';
 import { auditContextOf } from '../audit/audit-entry';
-import { RateLimitService } from '../common/rate-limit/rate-limit.service';
+import { RateLimitedError, RateLimitService } from '../common/rate-limit/rate-limit.service';
 import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef, withScheme } from './core/signature-agent';
 import { normalizeAuthority } from './request-view';
 import { KeyResolver, ResolvedKey } from './key-resolver';
@@ -78,7 +78,8 @@ export class VerificationService {
       return agent;
     } catch (error) {
       if (error instanceof DomainError) {
-        this.rateLimit?.recordFailure(ip);
+        // A 429 (an in-memory nonce store's share used up) is not a failed verification: charging it would lock out the IP's other agents.
+        if (!(error instanceof RateLimitedError)) this.rateLimit?.recordFailure(ip);
         if (!attempt.audited) await this.recordFailure(req, error, attempt);
       }
       throw error;
