@@ -69,6 +69,11 @@ describe('RateLimitService logging', () => {
       expect(() => sut.checkFailures('192.0.2.9')).toThrow(RateLimitedError);
       expect(() => { sut.recordFailure('198.51.100.1'); sut.recordFailure('198.51.100.1'); sut.checkFailures('198.51.100.1'); }).toThrow(RateLimitedError);
       expect(warn).toHaveBeenCalledTimes(2); // another client gets its own line
+      // One /64 is one client, whichever of its addresses the refusals come from.
+      sut.recordFailure('2001:db8:0:7::1');
+      sut.recordFailure('2001:db8:0:7::2');
+      for (let i = 3; i < 50; i++) expect(() => sut.checkFailures(`2001:db8:0:7::${i.toString(16)}`)).toThrow(RateLimitedError);
+      expect(warn).toHaveBeenCalledTimes(3);
     } finally {
       warn.mockRestore();
     }

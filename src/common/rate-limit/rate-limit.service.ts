@@ -61,7 +61,8 @@ export class RateLimitService {
     if (waitSeconds === 0) return;
     this.limited++;
     // A flood of refusals must not become a flood of log lines: once a minute per client (the counter has them all).
-    const key = `${what}\u0000${who}`;
+    // Per client as the budget counts it (an IPv6 /64), not per address within it.
+    const key = `${what}\u0000${clientKey(who)}`;
     if (!this.reported.has(key)) {
       this.reported.set(key, true);
       this.logger.warn(`Rate limited ${what} for ${who} (logged at most once a minute for it; counted in vestauth_rate_limited_requests)`);

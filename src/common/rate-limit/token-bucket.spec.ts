@@ -37,14 +37,29 @@ describe(TokenBuckets.name, () => {
     expect(sut.waitSeconds('ip')).toBe(0);
   });
 
-  it('refills nothing and locks nobody out when the wall clock steps back', () => {
+  it('refills as usual after a clock step back, even for a client whose bucket was empty', () => {
     let now = 3_600_000;
     const sut = new TokenBuckets(60, 100, () => now);
-    expect(sut.take('ip')).toBe(0);
+    for (let i = 0; i < 60; i++) expect(sut.take('ip')).toBe(0);
+    expect(sut.waitSeconds('ip')).toBe(1);
     now = 0; // an hour back
-    expect(sut.waitSeconds('ip')).toBe(0);
-    expect(sut.take('ip')).toBe(0);
+    expect(sut.waitSeconds('ip')).toBe(1);
     now = 1_000;
     expect(sut.waitSeconds('ip')).toBe(0);
+    now = 60_000;
+    for (let i = 0; i < 60; i++) expect(sut.take('ip')).toBe(0);
+  });
+
+  it('uses a monotonic clock by default', () => {
+    const sut = new TokenBuckets(1);
+    const wall = jest.spyOn(Date, 'now').mockReturnValue(0);
+    try {
+      expect(sut.take('ip')).toBe(0);
+      wall.mockReturnValue(-3_600_000); // the wall clock an hour back changes nothing
+      expect(sut.waitSeconds('ip')).toBeGreaterThan(0);
+      expect(sut.waitSeconds('ip')).toBeLessThanOrEqual(60);
+    } finally {
+      wall.mockRestore();
+    }
   });
 });

@@ -16,7 +16,8 @@ export class TokenBuckets {
   constructor(
     private readonly perMinute: number,
     maxKeys = 100_000,
-    private readonly now: () => number = Date.now,
+    // Monotonic: a wall clock stepping back must neither refill nor lock anyone out.
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.buckets = new LRUCache<string, Bucket>({ max: maxKeys });
   }
@@ -56,10 +57,10 @@ export class TokenBuckets {
   private refill(key: string): Bucket {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedMs: now };
-    // A wall clock stepping back refills nothing (and moves nothing back): it must not lock anyone out.
+    // A clock that went back (an injected one) refills nothing for that step, and refill goes on from there.
     const elapsed = Math.max(0, now - bucket.updatedMs);
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + (elapsed / 60_000) * this.perMinute);
-    bucket.updatedMs = Math.max(bucket.updatedMs, now);
+    bucket.updatedMs = now;
     this.buckets.set(key, bucket);
     return bucket;
   }
