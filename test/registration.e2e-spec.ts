@@ -236,6 +236,18 @@ describe('Registration (e2e)', () => {
       await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
     });
 
+    it('refuses a rotation with the headers of a request refused on an admin route: that nonce was spent', async () => {
+      const agent = await registerAgent(t.url, authority);
+      const headers = agentHeaders(agent, authority);
+      const forbidden = await http().get('/admin/agents').set(headers).expect(403);
+      expect(forbidden.body.error.code).toBe('FORBIDDEN');
+
+      const reused = await http().post('/rotate').set(headers).send({ public_jwk: agentKeyPair().publicJwk }).expect(401);
+      expect(reused.body.error.code).toBe('REPLAYED_NONCE');
+      const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
+      expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
+    });
+
     it('concurrent rotations of one agent leave exactly one active key', async () => {
       const agent = await registerAgent(t.url, authority);
       const candidates = Array.from({ length: 8 }, () => agentKeyPair());

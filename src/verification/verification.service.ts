@@ -54,10 +54,12 @@ export class VerificationService {
     this.rateLimit?.checkFailures(ip);
     try {
       const { agent, inspected, home } = await this.verifySignature(req, policy, attempt);
-      // Authorization before the nonce is spent: a refused non-admin costs no write.
       // ADMIN_AGENT_UIDS names our own agents: a uid is unique only within its
       // authority, so a foreign agent with the same uid is not an admin.
       if (policy.admin && !(home && this.options.adminAgentUids.has(agent.uid))) {
+        // Spent all the same: a verified signature refused here must not be usable once more on another route
+        // (vestauth signs @authority only, so the same headers would pass POST /rotate).
+        await this.signatures.consumeNonce(agent.kid, inspected);
         fail('FORBIDDEN', 'agent is not an administrator');
       }
       // Step 8 and 9 together: nonce and audit row in one write (REPLAYED_NONCE recorded by it too).
