@@ -134,8 +134,22 @@ function combinedFieldValue(component: ComponentId, request: RequestView): strin
     });
   }
   return (values as string[])
-    .map((value) => value.replace(/\r\n[ \t]+/g, ' ').replace(/^[ \t]+|[ \t]+$/g, ''))
+    .map((value) => trimSpacesAndTabs(value.replace(/\r\n[ \t]+/g, ' ')))
     .join(', ');
+}
+
+/**
+ * RFC 9421 section 2.1: leading and trailing SP and HTAB removed, in linear
+ * time. (A regex `[ \t]+$` backtracks quadratically over a long run of
+ * spaces inside the value: 4.5 s of CPU for one request covering a padded
+ * header 30 times.)
+ */
+function trimSpacesAndTabs(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value[start] === ' ' || value[start] === '\t')) start++;
+  while (end > start && (value[end - 1] === ' ' || value[end - 1] === '\t')) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 function isString(value: unknown): value is string {
