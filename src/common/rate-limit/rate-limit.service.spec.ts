@@ -93,6 +93,14 @@ describe(clientKey.name, () => {
     expect(clientKey(ip)).toBe(key);
   });
 
+  it.each([
+    ['a forged X-Forwarded-For value', 'x'.repeat(15_000)],
+    ['a host name', 'proxy.internal'],
+    ['an empty value', ''],
+  ])('puts what is not an address (%s) in one shared, short key', (_name, ip) => {
+    expect(clientKey(ip)).toBe('ip:not-an-address');
+  });
+
   it('keeps different /64s apart', () => {
     expect(clientKey('2001:db8:0:1::1')).not.toBe(clientKey('2001:db8:0:2::1'));
   });

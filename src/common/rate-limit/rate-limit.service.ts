@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config';
@@ -65,7 +65,7 @@ export class RateLimitService {
     const key = `${what}\u0000${clientKey(who)}`;
     if (!this.reported.has(key)) {
       this.reported.set(key, true);
-      this.logger.warn(`Rate limited ${what} for ${who} (logged at most once a minute for it; counted in vestauth_rate_limited_requests)`);
+      this.logger.warn(`Rate limited ${what} for ${who.slice(0, 64)} (logged at most once a minute for it; counted in vestauth_rate_limited_requests)`);
     }
     throw new RateLimitedError(waitSeconds);
   }
@@ -80,7 +80,10 @@ export function clientKey(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
   if (mapped) return `ip:${mapped[1]}`;
   if (isIPv6(ip)) return `ip6:${ipv6Prefix64(ip)}`;
-  return `ip:${ip}`;
+  if (isIPv4(ip)) return `ip:${ip}`;
+  // Not an address (a forged X-Forwarded-For behind TRUST_PROXY=true): such clients share one bucket,
+  // and a client-chosen string never becomes a key (they are up to the header size, 100,000 of them).
+  return 'ip:not-an-address';
 }
 
 /** The first four groups of an IPv6 address, expanded (`2001:db8:0:1`). */
