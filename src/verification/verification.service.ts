@@ -70,7 +70,7 @@ export class VerificationService {
         kid: agent.kid,
         context: auditContextOf(req),
         // A foreign agent's uid may equal one of ours: its row names its host too.
-        detail: home ? { components: agent.coveredComponents } : { components: agent.coveredComponents, agent_host: attempt.agentHost },
+        detail: { components: agent.coveredComponents, ...(home ? {} : { agent_host: attempt.agentHost }) },
       };
       const fresh = await this.signatures.consumeNonceAndRecord(agent.kid, inspected, success, this.audit);
       if (!fresh) {
@@ -110,9 +110,8 @@ export class VerificationService {
     const agentRef = parseSignatureAgent(headerOf(req, 'signature-agent'), inspected.parsed);
     attempt.uid = firstLabel(agentRef.host);
     this.checkSignatureAgentCoverage(inspected, agentRef, policy);
-    const resolved = await this.resolve(agentRef, inspected.keyid, policy.localOnly === true);
+    const { resolved, home } = await this.resolve(agentRef, inspected.keyid, policy.localOnly === true);
     attempt.uid = resolved.uid;
-    const home = this.isHomeAgent(agentRef, resolved);
     if (!home) attempt.agentHost = agentRef.authority.toLowerCase();
     this.signatures.verifySignature(req, inspected, resolved.key);
     const agent = {
@@ -140,24 +139,20 @@ export class VerificationService {
   }
 
   /**
-   * Whether the agent is one of this authority's own: resolved from our
-   * database inside the authority; inside another service (forRoot), an
-   * agent host `<uid>.<authority>` of the configured authority.
+   * Step 5 and 6: our own agents locally, trusted foreign ones remotely,
+   * nobody else. `home`: the agent is one of this authority's own (resolved
+   * from our database inside the authority; inside another service, forRoot,
+   * an agent host `<uid>.<authority>` of the configured authority).
    */
-  private isHomeAgent(agent: SignatureAgentRef, resolved: ResolvedKey): boolean {
-    if (this.local) return this.local.localUid(agent) === resolved.uid;
-    return isAgentHostOf(agent.authority, resolved.uid, this.options.homeAuthority);
-  }
-
-  /** Step 5 and 6: our own agents locally, trusted foreign ones remotely, nobody else. */
-  private resolve(named: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<ResolvedKey> {
-    if (this.local?.localUid(named)) return this.local.resolve(named, keyid);
+  private async resolve(named: SignatureAgentRef, keyid: string, localOnly: boolean): Promise<{ resolved: ResolvedKey; home: boolean }> {
+    if (this.local?.localUid(named)) return { resolved: await this.local.resolve(named, keyid), home: true };
     const agent = this.withHomeScheme(named);
     // DESIGN.md section 2: only `agent-<24 hex>` is an agent host, under a
     // trusted domain too; any other label would become the uid of whoami.
     const agentHost = firstLabel(agent.host) !== undefined;
     if (!localOnly && this.remote && agentHost && matchesTrustedDomain(agent.authority, this.options.trustedAgentDomains)) {
-      return this.remote.resolve(agent, keyid);
+      const resolved = await this.remote.resolve(agent, keyid);
+      return { resolved, home: !this.local && isAgentHostOf(named.authority, resolved.uid, this.options.homeAuthority) };
     }
     fail('UNTRUSTED_SIGNATURE_AGENT', 'untrusted signature agent');
   }
