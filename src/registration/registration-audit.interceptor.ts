@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { Observable, catchError, from, mergeMap, throwError } from 'rxjs';
 import { DomainError } from '../common/errors/domain-error';
-import { RateLimitedError, RateLimitService } from '../common/rate-limit/rate-limit.service';
+import { RateLimitedError } from '../common/rate-limit/rate-limit.service';
+import { RegistrationService } from './registration.service';
 import { auditContextOf } from '../audit/audit-entry';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventType } from '../audit/entities/audit-event.entity';
@@ -26,17 +27,20 @@ export class RegistrationAuditInterceptor implements NestInterceptor {
   constructor(
     private readonly audit: AuditService,
     private readonly reflector: Reflector,
-    private readonly rateLimit: RateLimitService,
+    private readonly registration: RegistrationService,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = context.switchToHttp().getRequest<AuditSubjectRequest>();
     const event = registrationOperationOf(this.reflector, context);
-    // The budget first (RegistrationService.admit): a refused body spends it too, and a 429 writes no row.
-    const limited = admitted(this.rateLimit, req);
+    // The budget first, as the hot route does: a refused body spends it too, and a 429 writes no row.
+    try {
+      this.registration.admit(req);
+    } catch (limited) {
+      return throwError(() => limited);
+    }
     const refused = heldBodyRefusal(req);
-    const handled =
-      limited !== undefined ? throwError(() => limited) : refused === undefined ? next.handle() : throwError(() => refused.error);
+    const handled = refused === undefined ? next.handle() : throwError(() => refused.error);
     return handled.pipe(
       catchError((error: unknown) => from(this.recordRefusal(req, event, error)).pipe(mergeMap(() => throwError(() => error)))),
     );
@@ -66,16 +70,5 @@ export class RegistrationAuditInterceptor implements NestInterceptor {
     } catch (auditError) {
       this.logger.error(`Could not record a failed ${event}: ${(auditError as Error).message}`);
     }
-  }
-}
-
-/** The 429 of a client whose registration budget is used up, or undefined once one is spent. */
-function admitted(rateLimit: RateLimitService, req: Request): RateLimitedError | undefined {
-  try {
-    rateLimit.spendRegistration(req.ip ?? 'unknown');
-    return undefined;
-  } catch (error) {
-    if (error instanceof RateLimitedError) return error;
-    throw error;
   }
 }
