@@ -31,6 +31,8 @@ export interface InspectedSignature {
   alg: string;
   /** Component names as covered, e.g. ["@authority", "signature-agent"]. */
   coveredComponents: string[];
+  /** The bytes received, when content-digest is covered (checked once the signature holds). */
+  content?: Buffer;
 }
 
 /**
@@ -53,8 +55,8 @@ export class SignatureVerifier {
     });
     checkSignatureParams(parsed.params, this.policy(inspectOptions.requiredTag), this.clock.nowSeconds());
     this.checkComponents(parsed, inspectOptions.requiredComponents ?? []);
-    // Refused before any key lookup or cryptography: the digest could not be checked anyway.
-    if (coversComponent(parsed, 'content-digest')) receivedContentOf(req);
+    // Refused before any key lookup or cryptography when the body was not kept: the digest could not be checked anyway.
+    const content = coversComponent(parsed, 'content-digest') ? receivedContentOf(req) : undefined;
     const request = requestViewOf(req);
     this.checkAuthority(request.authority);
     return {
@@ -63,6 +65,7 @@ export class SignatureVerifier {
       keyid: parsed.params.keyid!,
       alg: parsed.params.alg!,
       coveredComponents: parsed.components.map((c) => c.name),
+      content,
     };
   }
 
@@ -74,8 +77,8 @@ export class SignatureVerifier {
       fail('INVALID_SIGNATURE', 'invalid signature');
     }
     // Only after the signature holds does the (signed) digest header mean anything.
-    if (coversComponent(inspected.parsed, 'content-digest')) {
-      checkContentDigest(header(req, 'content-digest'), receivedContentOf(req));
+    if (inspected.content !== undefined) {
+      checkContentDigest(header(req, 'content-digest'), inspected.content);
     }
   }
 
