@@ -3,7 +3,6 @@ import request from 'supertest';
 import { NO_REQUEST } from '../src/audit/audit-entry';
 import { AgentRepository } from '../src/agents/agent.repository';
 import { AgentAdminService } from '../src/registration/agent-admin.service';
-import { KeyInvalidation } from '../src/verification/key-invalidation';
 import { agentHeaders, agentKeyPair, forgedSignatureHeaders, IDENTITY_POINT_X, publicJwkOf, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -218,22 +217,6 @@ describe('Registration (e2e)', () => {
       }
       const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
       expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
-    });
-
-    it('commits a rotation only with the notification to the other instances (sent in its transaction)', async () => {
-      const agent = await registerAgent(t.url, authority);
-      const invalidation = t.app.get(KeyInvalidation);
-      const spy = jest.spyOn(invalidation, 'announceIn').mockRejectedValueOnce(new Error('NOTIFY failed'));
-      try {
-        const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk });
-        expect(res.status).toBe(500);
-        expect(spy).toHaveBeenCalledWith(expect.anything(), { kid: agent.kid, uid: agent.uid });
-      } finally {
-        spy.mockRestore();
-      }
-      const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
-      expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
-      await http().get('/whoami').set(agentHeaders(agent, authority)).expect(200);
     });
 
     it('refuses a rotation with the headers of a request refused on an admin route: that nonce was spent', async () => {

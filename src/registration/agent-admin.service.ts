@@ -72,7 +72,6 @@ export class AgentAdminService {
       if (!agent) fail('UNKNOWN_AGENT', 'unknown agent');
       if (agent.status !== status) await this.agents.setStatus(manager, uid, status);
       await this.audit.recordIn(manager, { event, outcome: 'success', agentUid: uid, context: admin.context, detail: { admin: admin.uid, changed: agent.status !== status } });
-      await this.invalidation.announceIn(manager, { uid });
     });
     this.invalidation.agentChanged(uid);
     this.logger.log(`${admin.uid} set ${uid} ${status}`);
@@ -92,7 +91,6 @@ export class AgentAdminService {
       if (!key || key.agentUid !== uid) throw new DomainError('NOT_FOUND', 'unknown key for this agent');
       const revoked = await this.keys.revokeIfActive(manager, kid, reason);
       await this.audit.recordIn(manager, { event: 'revoke', outcome: 'success', agentUid: uid, kid, context: admin.context, detail: { admin: admin.uid, reason, changed: revoked } });
-      await this.invalidation.announceIn(manager, { kid, uid });
     });
     this.invalidation.keyChanged(kid, uid);
     this.logger.log(`${admin.uid} revoked ${uid} kid=${kid}`);

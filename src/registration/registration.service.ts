@@ -129,7 +129,6 @@ export class RegistrationService {
         context: auditContextOf(req),
         detail: { old_kid: caller.kid, new_kid: next.kid },
       });
-      await this.invalidation.announceIn(manager, { kid: caller.kid, uid: caller.uid });
     });
     this.invalidation.keyChanged(caller.kid, caller.uid);
     this.logger.log(`Rotated ${caller.uid} kid=${caller.kid} -> ${next.kid}`);

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Client, Notification } from 'pg';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseEndpoint } from '../database/database-endpoint';
 import { LocalKeyResolver } from './local-key-resolver';
@@ -15,10 +15,18 @@ export interface KeyChange {
   uid?: string;
 }
 
+/** What the database's trigger sends (migration 1795800000004): a key's row, an agent's row, or a whole table truncated. */
+interface KeyChangeNotification extends KeyChange {
+  all?: boolean;
+}
+
 /**
  * Rotation, revocation and disabling reach every instance's key cache: this
- * instance evicts at once, the others through PostgreSQL LISTEN/NOTIFY
- * (sent in the change's transaction: announceIn). The listener connection is checked every half
+ * instance evicts at once, the others through PostgreSQL LISTEN/NOTIFY.
+ * The database sends the NOTIFY itself: a trigger on public_keys and agents
+ * (migration 1795800000004) fires in the changing statement's transaction,
+ * so a change commits only with its notification, whether the service or an
+ * operator in plain SQL made it. The listener connection is checked every half
  * KEY_CACHE_TTL_MS (a query that must answer within the other half): when
  * it fails, drops or hangs, the caches are cleared at once and entries live
  * only KEY_CACHE_TTL_MS until it is back (KeyCachePolicy), and they are
@@ -46,17 +54,6 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   /** Other caches of key material (the directory cache) hear of every change too. */
   subscribe(listener: (change: KeyChange | 'all') => void): void {
     this.listeners.push(listener);
-  }
-
-  /**
-   * Inside the change's own transaction: NOTIFY is transactional, so the
-   * other instances hear of the change exactly when it commits, and a change
-   * never commits without its notification (sent after the commit, a failed
-   * or lost NOTIFY left them on the long notified TTL).
-   */
-  async announceIn(manager: EntityManager, change: KeyChange): Promise<void> {
-    if (this.endpoint.isSingleSession) return;
-    await manager.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(change)]);
   }
 
   /** After the commit: a key of agent `uid` was rotated out or revoked; this instance's caches forget it. */
@@ -116,7 +113,8 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
 
   private onNotification(message: Notification): void {
     try {
-      const change = JSON.parse(message.payload ?? '{}') as KeyChange;
+      const change = JSON.parse(message.payload ?? '{}') as KeyChangeNotification;
+      if (change.all === true) return this.apply('all');
       this.apply({ kid: typeof change.kid === 'string' ? change.kid : undefined, uid: typeof change.uid === 'string' ? change.uid : undefined });
     } catch {
       this.apply('all');

@@ -248,6 +248,62 @@ describe('Several instances on one PostgreSQL', () => {
       expectRefusedAtOnce(await untilRefused(performance.now(), () => onB.whoami(other)), 403, 'AGENT_DISABLED', 'disable on A after B listens again');
     });
 
+    it('a key revoked in plain SQL, without the service, is refused by both instances at once', async () => {
+      // An operator during an incident: the admin API is not the only way
+      // a key is revoked. The trigger on public_keys sends the notification.
+      const agent = await onA.registered();
+      await expectVerifies(onA, agent);
+      await expectVerifies(onB, agent);
+
+      await db.query(`UPDATE public_keys SET status = 'revoked', revoked_at = now(), revoked_reason = 'revoked by hand' WHERE kid = $1`, [agent.kid]);
+      const changedAt = performance.now();
+      expectRefusedAtOnce(await untilRefused(changedAt, () => onA.whoami(agent)), 401, 'REVOKED_KEY', 'plain SQL revocation, key on A');
+      expectRefusedAtOnce(await untilRefused(changedAt, () => onB.whoami(agent)), 401, 'REVOKED_KEY', 'plain SQL revocation, key on B');
+      const directory = await onB.directory(agent.uid);
+      expect({ status: directory.status, body: directory.body }).toEqual({ status: 200, body: { keys: [] } });
+    });
+
+    it('an agent disabled in plain SQL is refused by both instances at once, and a key deleted in plain SQL too', async () => {
+      const agent = await onA.registered();
+      await expectVerifies(onA, agent);
+      await expectVerifies(onB, agent);
+      await db.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [agent.uid]);
+      const disabledAt = performance.now();
+      expectRefusedAtOnce(await untilRefused(disabledAt, () => onA.whoami(agent)), 403, 'AGENT_DISABLED', 'plain SQL disable, agent on A');
+      expectRefusedAtOnce(await untilRefused(disabledAt, () => onB.whoami(agent)), 403, 'AGENT_DISABLED', 'plain SQL disable, agent on B');
+
+      const other = await onB.registered();
+      await expectVerifies(onA, other);
+      await expectVerifies(onB, other);
+      await db.query(`DELETE FROM public_keys WHERE kid = $1`, [other.kid]);
+      const deletedAt = performance.now();
+      expectRefusedAtOnce(await untilRefused(deletedAt, () => onA.whoami(other)), 401, 'UNKNOWN_KEY', 'plain SQL key deletion, key on A');
+      expectRefusedAtOnce(await untilRefused(deletedAt, () => onB.whoami(other)), 401, 'UNKNOWN_KEY', 'plain SQL key deletion, key on B');
+    });
+
+    it('the notification is the database\'s own, sent only when the change commits', async () => {
+      const agent = await onA.registered();
+      const listener = await db.connect();
+      const writer = await db.connect();
+      const heard: string[] = [];
+      listener.on('notification', (message) => heard.push(message.payload ?? ''));
+      try {
+        await listener.query('LISTEN vestauth_key_changes');
+        // Rolled back: nothing is announced.
+        await writer.query('BEGIN');
+        await writer.query(`UPDATE public_keys SET status = 'revoked', revoked_at = now() WHERE kid = $1`, [agent.kid]);
+        await writer.query('ROLLBACK');
+        await writer.query(`UPDATE agents SET updated_at = now() WHERE uid = $1`, [agent.uid]);
+        // The agent's notification arrives after any the rollback could have sent.
+        expect(await waitFor(async () => heard.length > 0, 5_000, 20)).toBe(true);
+        expect(heard.map((payload) => JSON.parse(payload))).toEqual([{ uid: agent.uid }]);
+        await expectVerifies(onB, agent);
+      } finally {
+        await listener.end();
+        await writer.end();
+      }
+    });
+
     it('disabling an agent on one instance is refused by the other at once, and enabling it again too', async () => {
       const agent = await onA.registered();
       await expectVerifies(onB, agent);
@@ -263,6 +319,17 @@ describe('Several instances on one PostgreSQL', () => {
       const back = await onB.whoami(agent);
       report.add(`enable on A, agent on B: ${describeReply(back)} on the first request`);
       expect(back.status).toBe(200);
+    });
+
+    // Last: it empties the tables.
+    it('truncating the keys in plain SQL clears both instances\' caches at once', async () => {
+      const agent = await onA.registered();
+      await expectVerifies(onA, agent);
+      await expectVerifies(onB, agent);
+      await db.query('TRUNCATE public_keys');
+      const truncatedAt = performance.now();
+      expectRefusedAtOnce(await untilRefused(truncatedAt, () => onA.whoami(agent)), 401, 'UNKNOWN_KEY', 'plain SQL truncate, key on A');
+      expectRefusedAtOnce(await untilRefused(truncatedAt, () => onB.whoami(agent)), 401, 'UNKNOWN_KEY', 'plain SQL truncate, key on B');
     });
   });
 });
