@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import request from 'supertest';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -45,5 +46,19 @@ describe('Foundation (e2e)', () => {
       .send('{"public_jwk":')
       .expect(400);
     expect(res.body.error.code).toBe('INVALID_JSON');
+  });
+
+  it('headers over 16 KiB are 431, answered by Node before the app, and the connection is closed', async () => {
+    const { port } = new URL(t.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+      socket.end(`GET /whoami HTTP/1.1\r\nHost: localhost:${port}\r\nX-Padding: ${'x'.repeat(20 * 1024)}\r\n\r\n`);
+    });
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(raw).toMatch(/\r\nConnection: close\r\n/i);
   });
 });

@@ -8,6 +8,8 @@ import { signatureHeaders as webBotAuthHeaders } from 'web-bot-auth';
 import { signerFromJWK } from 'web-bot-auth/crypto';
 import { agentHeaders, agentKeyPair, registerAgent, signatureHeaders } from './factories/agent.factory';
 import type { AgentKeyPair, RegisteredAgent } from './factories/agent.factory';
+import { KeyResolver } from '../src/verification/key-resolver';
+import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
 import { startTestApp, TestApp } from './support/test-app';
 
 const WELL_KNOWN = '/.well-known/http-message-signatures-directory';
@@ -416,9 +418,12 @@ describe('Verification (e2e)', () => {
         ['an agent-like localhost name on another port', (port) => `http://${randomUid()}.localhost:${port}`, true],
       ])('Signature-Agent naming %s: 403 UNTRUSTED_SIGNATURE_AGENT and no connection', async (_name, url, namesAgent) => {
         const agentUrl = url(canary.port);
+        const fetches = (t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches;
         const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl }));
         const named = namesAgent ? new URL(agentUrl).hostname.split('.')[0] : null;
         await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', named);
+        // No connection anywhere: the resolver counts every connection it opens, the canary those to the loopback.
+        expect((t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches).toBe(fetches);
         expect(canary.connections).toBe(0);
       });
     });
@@ -651,9 +656,11 @@ describe('Verification (e2e)', () => {
 
     it('a trusted *.localhost agent host is refused by the resolver before connecting: 401 UNKNOWN_KEY', async () => {
       const named = randomUid();
+      const fetches = (t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches;
       const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: `http://${named}.localhost:${canary.port}` }));
       const row = await expectRefused(t, res, 401, 'UNKNOWN_KEY', named);
       expect(row.detail).toMatchObject({ reason: 'directory_unavailable', failure: 'forbidden_address' });
+      expect((t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches).toBe(fetches);
       expect(canary.connections).toBe(0);
     });
 
@@ -663,8 +670,10 @@ describe('Verification (e2e)', () => {
       ['a trusted loopback literal', (port) => `http://127.0.0.1:${port}`],
       ['the trusted metadata address', () => 'https://169.254.169.254'],
     ])('%s is no agent host: 403 UNTRUSTED_SIGNATURE_AGENT and no connection', async (_name, url) => {
+      const fetches = (t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches;
       const res = await http().get('/whoami').set(agentHeaders(agent, authority, { agentUrl: url(canary.port) }));
       await expectRefused(t, res, 403, 'UNTRUSTED_SIGNATURE_AGENT', null);
+      expect((t.app.get(KeyResolver) as RemoteKeyResolver).stats().fetches).toBe(fetches);
       expect(canary.connections).toBe(0);
     });
   });

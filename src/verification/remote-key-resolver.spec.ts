@@ -542,6 +542,33 @@ describe(RemoteKeyResolver.name, () => {
       expect(sut.stats()).toEqual({ hits: 1, misses: 2, fetches: 2, failures: 1 });
     });
 
+    it('remembers a failure and keeps a directory at most 5 minutes, whatever it is configured to', async () => {
+      let now = 0;
+      let healthy = false;
+      const key = agentKey();
+      const server = await startServer((_request, response) => {
+        response.writeHead(healthy ? 200 : 500, { 'content-type': DIRECTORY_TYPE, 'cache-control': 'max-age=86400' });
+        response.end(JSON.stringify({ keys: [key.jwk] }));
+      });
+      const sut = loopbackResolver({ failureTtlMs: 3_600_000, cacheTtlMs: 3_600_000, now: () => now });
+
+      await expectUnavailable(sut.resolve(localAgent(server), key.kid), 'status_500');
+      healthy = true;
+      now += 299_000;
+      await expectUnavailable(sut.resolve(localAgent(server), key.kid), 'status_500');
+      expect(server.requests).toHaveLength(1);
+      now += 2_000;
+      await expect(sut.resolve(localAgent(server), key.kid)).resolves.toMatchObject({ kid: key.kid });
+      expect(server.requests).toHaveLength(2);
+
+      now += 299_000;
+      await sut.resolve(localAgent(server), key.kid);
+      expect(server.requests).toHaveLength(2);
+      now += 2_000;
+      await sut.resolve(localAgent(server), key.kid);
+      expect(server.requests).toHaveLength(3);
+    });
+
     it('shares one fetch among concurrent resolves', async () => {
       const key = agentKey();
       const server = await startServer((_request, response) => {
