@@ -1,9 +1,7 @@
-import { get as httpGet } from 'node:http';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { unpackEntries } from '../src/audit/audit-chain';
-import { AuditEventRepository } from '../src/audit/audit-event.repository';
 import { AuditIntegrityService } from '../src/audit/audit-integrity.service';
 import { AuditRetentionService } from '../src/audit/audit-retention.service';
 import { agentHeaders, agentKeyPair, registerAgent, RegisteredAgent } from './factories/agent.factory';
@@ -67,35 +65,6 @@ function parseCsv(text: string): string[][] {
     rows.push(row);
   }
   return rows;
-}
-
-const EMPTY_EVENT = {
-  occurred_at: '2026-01-01T00:00:00.000000Z',
-  event: 'verify',
-  outcome: 'success',
-  error_code: null,
-  agent_uid: null,
-  kid: null,
-  method: 'GET',
-  path: '/whoami',
-  authority: null,
-  ip: null,
-  user_agent: null,
-  request_id: null,
-  detail: {},
-};
-
-/** A GET that reports whether the body arrived whole (supertest hides a cut-off chunked transfer). */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string; complete: boolean }> {
-  return new Promise((resolve, reject) => {
-    httpGet(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('error', () => undefined); // "aborted": the point of the test
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete }));
-    }).on('error', reject);
-  });
 }
 
 describe('Audit trail and admin API (e2e)', () => {
@@ -451,32 +420,6 @@ describe('Audit trail and admin API (e2e)', () => {
       const empty = await adminGet('/admin/audit-events').query({ agent_uid: p.uid, to: '2000-01-01T00:00:00Z', format: 'csv' }).expect(200);
       expect(parseCsv(empty.text)).toEqual([EVENT_FIELDS]);
     });
-
-    it('a CSV export that fails after the response started is cut off (a truncated transfer, not a complete file) and logged', async () => {
-      const events = t.app.get(AuditEventRepository);
-      // A first batch as full as the export reads (1000), so it asks for a second, which fails.
-      const batch = Array.from({ length: 1000 }, (_, i) => ({ ...EMPTY_EVENT, id: String(1_000_000 - i) }));
-      const search = jest
-        .spyOn(events, 'search')
-        .mockResolvedValueOnce(batch)
-        .mockRejectedValueOnce(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
-      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-      try {
-        const res = await rawGet(`${t.url}/admin/audit-events?format=csv`, { ...agentHeaders(admin, authority), 'User-Agent': USER_AGENT });
-        expect(res.status).toBe(200);
-        expect(res.headers['content-type']).toMatch(/^text\/csv/);
-        expect(res.complete).toBe(false);
-        expect(res.body.split('\n').slice(0, 2)).toEqual([EVENT_FIELDS.join(','), expect.stringMatching(/^1000000,/)]);
-        expect(search).toHaveBeenCalledTimes(2);
-        expect(logged).toHaveBeenCalledWith(expect.stringMatching(/^GET \/admin\/audit-events request_id=\S+: CSV export failed after the response started \(DATABASE_UNAVAILABLE\)/), expect.any(String));
-      } finally {
-        search.mockRestore();
-        logged.mockRestore();
-      }
-      // The next export is whole again.
-      const again = await adminGet('/admin/audit-events').query({ agent_uid: p.uid, format: 'csv' }).expect(200);
-      expect(parseCsv(again.text)[0]).toEqual(EVENT_FIELDS);
-    });
   });
 
   describe('access', () => {
@@ -645,8 +588,7 @@ describe('Audit trail and admin API (e2e)', () => {
       const refused = await whoami(agent).expect(401);
       expect(refused.body.error).toMatchObject({ status: 401, code: 'REVOKED_KEY' });
       const listed = await directory(agent.uid);
-      expect(listed.status === 404 || listed.body.keys.length === 0).toBe(true);
-      expect(JSON.stringify(listed.body)).not.toContain(agent.kid);
+      expect({ status: listed.status, body: listed.body }).toEqual({ status: 200, body: { keys: [] } });
     });
 
     it('a key revoked or an agent disabled right after registration (cached then, never read) is refused at once', async () => {

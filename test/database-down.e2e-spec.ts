@@ -1,5 +1,7 @@
+import { get as httpGet } from 'node:http';
 import { createServer, connect, Server, Socket } from 'node:net';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
 import { startTestAppWithAdmin, TestApp } from './support/test-app';
@@ -101,6 +103,33 @@ class CuttableProxy {
   }
 }
 
+/**
+ * A GET that reports whether the body arrived whole (supertest hides a cut-off
+ * chunked transfer). Rejects, rather than reporting a cut-off body, if the
+ * response has not ended within `ms`: a hang is no truncation.
+ */
+function rawGet(url: string, headers: Record<string, string>, ms: number): Promise<{ status: number; headers: Record<string, unknown>; body: string; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', () => undefined); // "aborted": the point of the test
+      res.on('close', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete });
+      });
+    }).on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    const timer = setTimeout(() => {
+      reject(new Error(`no whole answer within ${ms} ms`));
+      req.destroy();
+    }, ms);
+  });
+}
+
 /** The error body every outage answer must have, with Retry-After. */
 function expectDatabaseUnavailable(res: request.Response): void {
   expect(res.status).toBe(503);
@@ -163,14 +192,19 @@ describe('Database unavailable (e2e)', () => {
     await http().get('/').timeout(ANSWER_WITHIN_MS).expect(200);
   }
 
-  /** Recovery without a restart: ready again, and both reads and writes work. */
-  async function expectRecovery(): Promise<void> {
+  /** Waits for /health/ready to answer 200: the pool has let go of the connections a cut left dead. */
+  async function expectReady(): Promise<void> {
     let ready = 0;
     for (let attempt = 0; attempt < 50 && ready !== 200; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
       ready = (await http().get('/health/ready').timeout(ANSWER_WITHIN_MS)).status;
     }
     expect(ready).toBe(200);
+  }
+
+  /** Recovery without a restart: ready again, and both reads and writes work. */
+  async function expectRecovery(): Promise<void> {
+    await expectReady();
     const res = await registration().expect(200);
     expect(res.body.is_new).toBe(true);
     await directoryOf(res.body.uid).expect(200);
@@ -222,6 +256,68 @@ describe('Database unavailable (e2e)', () => {
       const again = await exportCsv().expect(200);
       expect(again.headers['content-type']).toMatch(/^text\/csv/);
       expect(again.headers['content-disposition']).toBe('attachment; filename="audit-events.csv"');
+    });
+
+    it('is cut off (a truncated transfer, not a complete file) and logged when the database fails under a later batch', async () => {
+      // The export reads in batches of 1000 (CSV_BATCH in src/audit/audit-query.service.ts):
+      // more events than that make it ask for a second batch, the keyset query after the first.
+      const BATCH = 1000;
+      const NEXT_BATCH = '(occurred_at, id) <';
+      await expectReady();
+      // Successful GET /whoami checks by the agent, as the app records them: ids from the
+      // identity and occurred_at from clock_timestamp() (the column defaults), so they are
+      // sealed like any other events.
+      await t.dataSource.query(
+        `INSERT INTO audit_events (event, outcome, agent_uid, kid, method, path, authority, ip, user_agent, request_id, detail)
+         SELECT 'verify', 'success', $1, $2, 'GET', '/whoami', $3, '127.0.0.1', 'database-down-e2e/1.0', gen_random_uuid()::text, '{"components": ["@authority"]}'::jsonb
+           FROM generate_series(1, $4)`,
+        [agent.uid, agent.kid, authority, BATCH + 200],
+      );
+      const expected: Array<{ id: string; occurred_at: string; request_id: string }> = await t.dataSource.query(
+        `SELECT id::text AS id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, request_id
+           FROM audit_events WHERE agent_uid = $1 ORDER BY occurred_at DESC, id DESC`,
+        [agent.uid],
+      );
+      expect(expected.length).toBeGreaterThan(BATCH);
+      const newest = expected[0];
+
+      proxy.cutOn(NEXT_BATCH);
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      let res: Awaited<ReturnType<typeof rawGet>>;
+      try {
+        res = await rawGet(`${t.url}/admin/audit-events?format=csv&agent_uid=${agent.uid}`, agentHeaders(admin, authority), ANSWER_WITHIN_MS);
+        expect(logged).toHaveBeenCalledWith(
+          expect.stringMatching(/^GET \/admin\/audit-events request_id=\S+: CSV export failed after the response started \(DATABASE_UNAVAILABLE\); connection closed$/),
+          expect.any(String),
+        );
+      } finally {
+        logged.mockRestore();
+      }
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/csv/);
+      // Cut off: no terminating chunk, so no client can take it for the whole range.
+      expect(res.complete).toBe(false);
+      const lines = res.body.split('\n');
+      expect(lines[0]).toBe('id,occurred_at,event,outcome,error_code,agent_uid,kid,method,path,authority,ip,user_agent,request_id,detail');
+      // The first row is the agent's newest event, as stored.
+      expect(lines[1]).toBe(
+        `${newest.id},${newest.occurred_at},verify,success,,${agent.uid},${agent.kid},GET,/whoami,${authority},127.0.0.1,database-down-e2e/1.0,${newest.request_id},"{""components"":[""@authority""]}"`,
+      );
+      // What arrived is the first batch, in order, and nothing past it (the last line may be cut short).
+      const ids = lines.slice(1, -1).map((line) => line.split(',')[0]);
+      expect(ids.length).toBeGreaterThan(0);
+      expect(ids.length).toBeLessThanOrEqual(BATCH);
+      expect(ids).toEqual(expected.slice(0, ids.length).map((e) => e.id));
+
+      // Once the database answers again, the same export is whole: every event of the agent.
+      await proxy.restore();
+      await expectReady();
+      const again = await rawGet(`${t.url}/admin/audit-events?format=csv&agent_uid=${agent.uid}`, agentHeaders(admin, authority), ANSWER_WITHIN_MS);
+      expect(again.status).toBe(200);
+      expect(again.complete).toBe(true);
+      const all = again.body.split('\n');
+      expect(all.pop()).toBe('');
+      expect(all.slice(1).map((line) => line.split(',')[0])).toEqual(expected.map((e) => e.id));
     });
 
     it('answers 503 DATABASE_UNAVAILABLE as JSON while the database refuses connections', async () => {
