@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:http';
+import { Controller, Get, Module } from '@nestjs/common';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
@@ -7,7 +8,12 @@ import { NestFactory } from '@nestjs/core';
 import { createInternalApi } from '../examples/internal-api/internal-api';
 import { InternalApiModule } from '../examples/internal-api/internal-api.module';
 import { KeyResolver } from '../src/verification/key-resolver';
+import { VerificationModule } from '../src/verification/verification.module';
 import type { VerificationModuleOptions } from '../src/verification/verification.module';
+import { NonceStore } from '../src/verification/nonce-store';
+import { SignedAgent } from '../src/verification/signed-agent.decorator';
+import { CurrentAgent } from '../src/verification/verified-agent.decorator';
+import type { VerifiedAgent } from '../src/verification/verified-agent';
 import { RemoteKeyResolver } from '../src/verification/remote-key-resolver';
 import { MemoryNonceStore } from '../src/verification/memory-nonce-store';
 import { agentHeaders, agentKeyPair, RegisteredAgent, registerAgent, signatureHeaders } from './factories/agent.factory';
@@ -403,5 +409,100 @@ describe('Internal API directory cache (e2e)', () => {
         await t.close();
       }
     });
+  });
+});
+
+/** The README's "Protect your API" module as written: no exception filter, no pipe of ours. */
+@Controller('reports')
+class BareReportsController {
+  @Get()
+  @SignedAgent()
+  list(@CurrentAgent() agent: VerifiedAgent): { agent: string } {
+    return { agent: agent.uid };
+  }
+}
+
+async function startBareApi(authorityUrl: string, extra: Partial<VerificationModuleOptions> = {}): Promise<InternalApi> {
+  const port = await freePort();
+  const logs: LogLine[] = [];
+  const options: VerificationModuleOptions = {
+    authorityUrl,
+    acceptedAuthorities: [`localhost:${port}`],
+    allowInsecureLocalhost: true,
+    allowPrivateNetworks: true,
+    ...extra,
+  };
+  class BareApiModule {}
+  Module({ imports: [VerificationModule.forRoot(options)], controllers: [BareReportsController] })(BareApiModule);
+  const app = await NestFactory.create<NestExpressApplication>(BareApiModule, { logger: capturingLogger(logs), abortOnError: false });
+  await app.listen(port, '127.0.0.1');
+  return { app, port, url: `http://localhost:${port}`, authority: `localhost:${port}`, logs };
+}
+
+/** A nonce store whose database is down. */
+class UnreachableNonceStore extends NonceStore {
+  async consume(): Promise<boolean> {
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  }
+}
+
+describe('Internal API without the authority\'s exception filter (README module as written)', () => {
+  let t: TestApp;
+  let authority: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    authority = `localhost:${t.port}`;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers refusals with their status and the error body, never 500', async () => {
+    const api = await startBareApi(t.url, { failedVerifyPerMinute: 2 });
+    try {
+      const unsigned = await request(api.url).get('/reports');
+      expect({ status: unsigned.status, body: unsigned.body }).toEqual({
+        status: 401,
+        body: { error: { status: 401, code: 'MISSING_SIGNATURE_INPUT', message: expect.any(String) } },
+      });
+
+      const agent = await registerAgent(t.url, authority);
+      const headers = agentHeaders(agent, api.authority);
+      const ok = await request(api.url).get('/reports').set(headers);
+      expect({ status: ok.status, body: ok.body }).toEqual({ status: 200, body: { agent: agent.uid } });
+
+      const replay = await request(api.url).get('/reports').set(headers);
+      expect({ status: replay.status, body: replay.body }).toEqual({
+        status: 401,
+        body: { error: { status: 401, code: 'REPLAYED_NONCE', message: expect.any(String) } },
+      });
+
+      // The budget of 2 failures is spent: 429 with Retry-After, as the authority's filter answers it.
+      const limited = await request(api.url).get('/reports').set(agentHeaders(agent, api.authority));
+      expect({ status: limited.status, body: limited.body }).toEqual({
+        status: 429,
+        body: { error: { status: 429, code: 'RATE_LIMITED', message: 'too many requests', help: expect.stringMatching(/^retry after \d+ s$/) } },
+      });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    } finally {
+      await api.app.close();
+    }
+  });
+
+  it('answers 503 DATABASE_UNAVAILABLE with Retry-After when its nonce store cannot be reached', async () => {
+    const api = await startBareApi(t.url, { nonceStore: new UnreachableNonceStore() });
+    try {
+      const agent = await registerAgent(t.url, authority);
+      const res = await request(api.url).get('/reports').set(agentHeaders(agent, api.authority));
+      expect({ status: res.status, body: res.body, retryAfter: res.headers['retry-after'] }).toEqual({
+        status: 503,
+        body: { error: { status: 503, code: 'DATABASE_UNAVAILABLE', message: 'database unavailable' } },
+        retryAfter: '5',
+      });
+    } finally {
+      await api.app.close();
+    }
   });
 });

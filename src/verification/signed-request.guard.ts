@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { toCodedHttpException } from '../common/filters/api-exception.filter';
 import { DomainError } from '../common/errors/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
 import { SignedAgentPolicy } from './signed-agent.decorator';
@@ -12,7 +13,8 @@ export type SignedRequest = Request & { verifiedAgent?: VerifiedAgent };
 /**
  * Runs verification for routes marked with @SignedAgent and leaves the
  * result on the request. Failures throw coded errors (never `false`, which
- * Nest would turn into a bare 403).
+ * Nest would turn into a bare 403), as HttpExceptions carrying DESIGN.md's
+ * error body, so that any Nest app answers them properly.
  */
 @Injectable()
 export class SignedRequestGuard implements CanActivate {
@@ -24,7 +26,13 @@ export class SignedRequestGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const policy = this.reflector.getAllAndOverride(SignedAgentPolicy, [context.getHandler(), context.getClass()]) ?? {};
-    await this.verifyRequest(context.switchToHttp().getRequest<SignedRequest>(), policy);
+    const http = context.switchToHttp();
+    try {
+      await this.verifyRequest(http.getRequest<SignedRequest>(), policy);
+    } catch (error) {
+      // As an HttpException: an app without our exception filter answers 401/403/429/503 with the error body, not 500.
+      throw toCodedHttpException(error, http.getResponse<Response>());
+    }
     return true;
   }
 

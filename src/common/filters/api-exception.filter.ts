@@ -47,6 +47,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   /** Answers with the error; the hot routes (hot-routes.ts) call it directly. */
   respond(exception: unknown, request: Request, response: Response): void {
+    if (exception instanceof CodedHttpException) exception = exception.cause;
     const body = this.toBody(exception, request);
     if (body.error.status >= 500) {
       this.logServerError(exception, body, request);
@@ -57,25 +58,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
       response.destroy();
       return;
     }
-    if (body.error.code === 'DATABASE_UNAVAILABLE') response.setHeader('Retry-After', '5');
-    if (exception instanceof RateLimitedError) response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    setRetryAfter(exception, body, response);
     response.status(body.error.status).json(body);
   }
 
   toBody(exception: unknown, request?: Request): ErrorBody {
-    if (exception instanceof DomainError) {
-      return build(exception.status, exception.code, exception.message, exception.help);
-    }
-    if (isDatabaseUnavailable(exception)) {
-      return fromCode('DATABASE_UNAVAILABLE');
-    }
-    // Express wraps body-parser's errors in an HttpException; the cause says which.
-    const bodyParserError = fromBodyParserError(exception instanceof HttpException ? exception.cause : exception);
-    if (bodyParserError) return bodyParserError;
-    if (exception instanceof HttpException) {
-      return fromHttpException(exception, request);
-    }
-    return fromCode('INTERNAL');
+    return errorBodyOf(exception, request);
   }
 
   private logServerError(exception: unknown, body: ErrorBody, request: Request): void {
@@ -87,6 +75,53 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const stack = exception instanceof Error ? exception.stack : String(exception);
     this.logger.error(`${where}: ${body.error.code}`, stack);
   }
+}
+
+/** DESIGN.md's error body for any exception (the 500 body for one that is not a client's mistake). */
+export function errorBodyOf(exception: unknown, request?: Request): ErrorBody {
+  if (exception instanceof DomainError) {
+    return build(exception.status, exception.code, exception.message, exception.help);
+  }
+  if (isDatabaseUnavailable(exception)) {
+    return fromCode('DATABASE_UNAVAILABLE');
+  }
+  // Express wraps body-parser's errors in an HttpException; the cause says which.
+  const bodyParserError = fromBodyParserError(exception instanceof HttpException ? exception.cause : exception);
+  if (bodyParserError) return bodyParserError;
+  if (exception instanceof HttpException) {
+    return fromHttpException(exception, request);
+  }
+  return fromCode('INTERNAL');
+}
+
+/**
+ * A coded error as Nest's own HttpException, thrown by the @SignedAgent()
+ * guard, so that an app without ApiExceptionFilter (an internal API using
+ * VerificationModule.forRoot) answers with the status and DESIGN.md's error
+ * body through any exception filter, Nest's default included. `cause` is
+ * the original error; ApiExceptionFilter answers from it.
+ */
+export class CodedHttpException extends HttpException {
+  constructor(override readonly cause: unknown, body: ErrorBody) {
+    super(body, body.error.status, { cause });
+  }
+}
+
+/**
+ * `error` as a CodedHttpException when it is a client's or the database's
+ * (coded) error, with its Retry-After header set on `response`; anything
+ * else (a bug: 500) is left to the app's own filters as it is.
+ */
+export function toCodedHttpException(error: unknown, response: Response): unknown {
+  const body = errorBodyOf(error);
+  if (body.error.code === 'INTERNAL' || response.headersSent) return error;
+  setRetryAfter(error, body, response);
+  return new CodedHttpException(error, body);
+}
+
+function setRetryAfter(exception: unknown, body: ErrorBody, response: Response): void {
+  if (body.error.code === 'DATABASE_UNAVAILABLE') response.setHeader('Retry-After', '5');
+  if (exception instanceof RateLimitedError) response.setHeader('Retry-After', String(exception.retryAfterSeconds));
 }
 
 function build(status: number, code: string, message: string, help?: string): ErrorBody {
