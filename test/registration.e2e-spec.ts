@@ -200,24 +200,69 @@ describe('Registration (e2e)', () => {
       expect(failures).toEqual([{ agent_uid: agent.uid }]);
     });
 
-    it('refuses a rotation whose agent was disabled after its request was authenticated (403 AGENT_DISABLED), changing nothing', async () => {
-      const agent = await registerAgent(t.url, authority);
-      const agents = t.app.get(AgentRepository);
-      const lock = agents.lockByUid.bind(agents);
-      // An admin's disable commits between the rotation's authentication and its transaction.
-      const spy = jest.spyOn(agents, 'lockByUid').mockImplementationOnce(async (manager, uid) => {
-        await manager.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [uid]);
-        return lock(manager, uid);
+    // An admin's disable commits while the rotation, authenticated already, waits for the agent's row lock.
+    const disabledMidRotation = 'refuses a rotation whose agent was disabled after its request was authenticated (403 AGENT_DISABLED), changing nothing';
+    if (process.env.TEST_DATABASE_KIND === 'pglite') {
+      // The embedded PGlite is one session that the app's pool (size 1) and
+      // any query runner share: a second, concurrent transaction holding the
+      // row lock cannot exist there. So on PGlite only, the disable runs in
+      // the rotation's own transaction just before it takes the lock; on
+      // PostgreSQL the test below commits it from a real concurrent session.
+      it(`${disabledMidRotation} [single session: disable simulated before the lock]`, async () => {
+        const agent = await registerAgent(t.url, authority);
+        const agents = t.app.get(AgentRepository);
+        const lock = agents.lockByUid.bind(agents);
+        const spy = jest.spyOn(agents, 'lockByUid').mockImplementationOnce(async (manager, uid) => {
+          await manager.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [uid]);
+          return lock(manager, uid);
+        });
+        try {
+          const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk }).expect(403);
+          expect(res.body.error.code).toBe('AGENT_DISABLED');
+          expect(spy).toHaveBeenCalledTimes(1);
+        } finally {
+          spy.mockRestore();
+        }
+        const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
+        expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
       });
-      try {
-        const res = await http().post('/rotate').set(agentHeaders(agent, authority)).send({ public_jwk: agentKeyPair().publicJwk }).expect(403);
-        expect(res.body.error.code).toBe('AGENT_DISABLED');
-      } finally {
-        spy.mockRestore();
-      }
-      const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
-      expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
-    });
+    } else {
+      it(disabledMidRotation, async () => {
+        const agent = await registerAgent(t.url, authority);
+        const admin = t.dataSource.createQueryRunner();
+        await admin.connect();
+        try {
+          await admin.startTransaction();
+          await admin.query(`SELECT uid FROM agents WHERE uid = $1 FOR UPDATE`, [agent.uid]);
+          const [{ pid }]: Array<{ pid: number }> = await admin.query('SELECT pg_backend_pid() AS pid');
+
+          let answered = false;
+          const rotation = http()
+            .post('/rotate')
+            .set(agentHeaders(agent, authority))
+            .send({ public_jwk: agentKeyPair().publicJwk })
+            .then((res) => ((answered = true), res));
+          // The rotation has authenticated and now waits for the admin's row lock.
+          await waitUntil(async () => {
+            const waiting: unknown[] = await t.dataSource.query(`SELECT 1 FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))`, [pid]);
+            return waiting.length > 0 || answered;
+          });
+          expect(answered).toBe(false);
+
+          await admin.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [agent.uid]);
+          await admin.commitTransaction();
+
+          const res = await rotation;
+          expect(res.status).toBe(403);
+          expect(res.body.error.code).toBe('AGENT_DISABLED');
+        } finally {
+          if (admin.isTransactionActive) await admin.rollbackTransaction().catch(() => undefined);
+          await admin.release();
+        }
+        const keys = await t.dataSource.query(`SELECT kid, status FROM public_keys WHERE agent_uid = $1`, [agent.uid]);
+        expect(keys).toEqual([{ kid: agent.kid, status: 'active' }]);
+      });
+    }
 
     it('refuses a rotation with the headers of a request refused on an admin route: that nonce was spent', async () => {
       const agent = await registerAgent(t.url, authority);
@@ -425,3 +470,11 @@ describe('Registration (e2e)', () => {
     });
   });
 });
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
