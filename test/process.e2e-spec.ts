@@ -267,6 +267,25 @@ describe('Process: embedded default (no DATABASE_URL)', () => {
   );
 
   it(
+    'refuses a second process on the same DATA_DIR with one line naming it and the owner, exit 78, and the first one serves on',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir });
+      try {
+        const second = spawnService(cwd, { PORT: String(await freePort()), DATA_DIR: dataDir });
+        expect(await exitWithin(second, 30_000)).toEqual({ code: 78, signal: null });
+        expect(second.stderr().split('\n').filter((line) => line.length > 0)).toEqual([
+          `Invalid configuration: DATA_DIR: the embedded database in ${dataDir} is in use by process ${service.child.pid}; stop it first (one process per DATA_DIR)`,
+        ]);
+        const directory = await request(service.url).get(DIRECTORY).set('Host', `${first.uid}.${service.authority}`).expect(200);
+        expect(directory.body).toEqual({ keys: [first.publicJwk] });
+      } finally {
+        expect(await stop(service)).toEqual({ code: 0, signal: null });
+      }
+    },
+    START_TIMEOUT_MS + 60_000,
+  );
+
+  it(
     'keeps its data across a restart, and finishes in-flight requests (keep-alive too) when SIGTERM arrives',
     async () => {
       const service = await startService(cwd, { DATA_DIR: dataDir });

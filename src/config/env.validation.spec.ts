@@ -17,6 +17,11 @@ describe(validateEnvironment.name, () => {
     expect(() => validateEnvironment({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}: `));
   });
 
+  it('names the type a value of the wrong type should have, not one of its bounds', () => {
+    expect(() => validateEnvironment({ PORT: 'abc' })).toThrow(new ConfigValidationError('PORT', 'PORT must be a whole number from 0 to 65535 (got "abc")'));
+    expect(() => validateEnvironment({ PORT: '70000' })).toThrow(/^Invalid configuration: PORT: /);
+  });
+
   it('keeps 20,000 imported keys by default, fewer than key rows (each holds OpenSSL memory); an operator may keep more', () => {
     expect(validateEnvironment({})).toMatchObject({ KEY_CACHE_MAX_ENTRIES: 100_000, KEY_CACHE_IMPORTED_KEYS: 20_000 });
     expect(validateEnvironment({ KEY_CACHE_IMPORTED_KEYS: '100000' }).KEY_CACHE_IMPORTED_KEYS).toBe(100_000);

@@ -303,7 +303,9 @@ function isOptional(key: string): boolean {
 }
 
 function describe(error: ValidationError, value: string | undefined): string {
-  const message = Object.values(error.constraints ?? {})[0] ?? 'invalid value';
+  // A value of the wrong type fails its bounds too: name the type check (isInt, isIn, …) first.
+  const constraints = Object.entries(error.constraints ?? {});
+  const message = (constraints.find(([name]) => name.startsWith('is')) ?? constraints[0])?.[1] ?? 'invalid value';
   // Never echo secrets: DATABASE_URL may hold a password.
   const shown = SECRET.has(error.property) || value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`;
   return `${message}${shown}`;

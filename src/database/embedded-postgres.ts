@@ -129,7 +129,8 @@ export class EmbeddedPostgres {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const owner = Number(readFileSync(file, 'utf8').trim());
         if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-          throw new Error(`The embedded database in ${dir} is in use by process ${owner}; stop it first (one process per DATA_DIR)`);
+          // An operator's mistake, as a bad DATA_DIR is: one line and exit 78 (database.module.ts), no stack trace.
+          throw new ConfigValidationError('DATA_DIR', `the embedded database in ${dir} is in use by process ${owner}; stop it first (one process per DATA_DIR)`);
         }
         rmSync(file, { force: true });
       }

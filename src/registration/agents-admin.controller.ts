@@ -16,7 +16,7 @@ export class AgentsAdminController {
   constructor(private readonly admin: AgentAdminService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List agents', description: 'Ordered by uid, keyset-paginated with `cursor`.' })
+  @ApiOperation({ summary: 'List agents', description: 'Newest first (created_at, then uid, descending), keyset-paginated with `cursor`.' })
   @ApiOkResponse({ type: AgentListResponse })
   @ApiErrors('VALIDATION_FAILED')
   list(@CurrentAgent() agent: VerifiedAgent, @Query() query: AgentListQueryDto, @Req() req: Request): Promise<AgentListResponse> {
