@@ -342,16 +342,20 @@ describe('Registration (e2e)', () => {
       const uid = `agent-${randomBytes(12).toString('hex')}`;
       await t.dataSource.query(`INSERT INTO agents (uid) VALUES ($1)`, [uid]);
       await t.dataSource.query(`INSERT INTO public_keys (kid, agent_uid, jwk) VALUES ($1, $2, $3)`, [jwk.kid, uid, JSON.stringify(jwk)]);
-
-      for (const path of ['/whoami', '/whoami/']) {
-        const headers = forgedSignatureHeaders(IDENTITY_POINT_X, { authority, agentUrl: `http://${uid}.${authority}` });
-        const res = await http().get(path).set(headers).expect(401);
-        expect(res.body.error.code).toBe('UNKNOWN_KEY');
-        const rows: Array<{ error_code: string; agent_uid: string; detail: Record<string, unknown> }> = await t.dataSource.query(
-          `SELECT error_code, agent_uid, detail FROM audit_events WHERE request_id = $1`,
-          [res.headers['x-request-id']],
-        );
-        expect(rows).toEqual([expect.objectContaining({ error_code: 'UNKNOWN_KEY', agent_uid: uid, detail: expect.objectContaining({ reason: 'weak_key' }) })]);
+      try {
+        for (const path of ['/whoami', '/whoami/']) {
+          const headers = forgedSignatureHeaders(IDENTITY_POINT_X, { authority, agentUrl: `http://${uid}.${authority}` });
+          const res = await http().get(path).set(headers).expect(401);
+          expect(res.body.error.code).toBe('UNKNOWN_KEY');
+          const rows: Array<{ error_code: string; agent_uid: string; detail: Record<string, unknown> }> = await t.dataSource.query(
+            `SELECT error_code, agent_uid, detail FROM audit_events WHERE request_id = $1`,
+            [res.headers['x-request-id']],
+          );
+          expect(rows).toEqual([expect.objectContaining({ error_code: 'UNKNOWN_KEY', agent_uid: uid, detail: expect.objectContaining({ reason: 'weak_key' }) })]);
+        }
+      } finally {
+        // Its kid is fixed (the identity point's thumbprint): the other tests, and a rerun on this database, need it absent.
+        await t.dataSource.query(`DELETE FROM public_keys WHERE kid = $1`, [jwk.kid]);
       }
     });
 
