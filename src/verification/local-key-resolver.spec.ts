@@ -1,4 +1,4 @@
-import type { PublicKeyRepository } from '../agents/public-key.repository';
+import type { KeyWithAgent, PublicKeyRepository } from '../agents/public-key.repository';
 import { parseSignatureAgent } from './core/signature-agent';
 import { KeyCachePolicy } from './key-cache-policy';
 import { LocalKeyResolver } from './local-key-resolver';
@@ -48,5 +48,99 @@ describe('LocalKeyResolver.localUid', () => {
     const agent = parseSignatureAgent(`${UID}.localhost:4817`, VESTAUTH);
     expect(agent.scheme).toBe('https');
     expect(agent.url.protocol).toBe('https:');
+  });
+});
+
+describe('LocalKeyResolver: invalidation by agent', () => {
+  const X = '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo';
+  const OTHER_UID = 'agent-fedcba9876543210fedcba98';
+  const agentRef = (uid: string) => parseSignatureAgent(`sig1="http://${uid}.localhost:4817"`, VESTAUTH);
+
+  /** A repository whose rows can change (as the database's would) and which counts reads. */
+  function setup() {
+    const rows = new Map<string, KeyWithAgent>([
+      ['kid-a', { kid: 'kid-a', agentUid: UID, jwk: { kty: 'OKP', crv: 'Ed25519', x: X, kid: 'kid-a' }, keyStatus: 'active', agentStatus: 'active' } as KeyWithAgent],
+      ['kid-b', { kid: 'kid-b', agentUid: OTHER_UID, jwk: { kty: 'OKP', crv: 'Ed25519', x: X, kid: 'kid-b' }, keyStatus: 'active', agentStatus: 'active' } as KeyWithAgent],
+    ]);
+    let reads = 0;
+    let held: { snapshotTaken: () => void; answer: Promise<void> } | undefined;
+    const repository = {
+      findManyWithAgent: async (kids: string[]) => {
+        reads++;
+        const snapshot = kids.map((kid) => (rows.has(kid) ? { ...rows.get(kid)! } : null));
+        const hold = held;
+        held = undefined;
+        if (hold) {
+          hold.snapshotTaken();
+          await hold.answer;
+        }
+        return snapshot;
+      },
+    } as unknown as PublicKeyRepository;
+    const options = {
+      local: { scheme: 'http', authority: 'localhost:4817' },
+      keyCache: { ttlMs: 60_000, maxEntries: 100, importedKeys: 10 },
+    } as unknown as VerificationOptions;
+    const policy = new KeyCachePolicy(options);
+    const resolver = new LocalKeyResolver(repository, options, policy);
+    /** As KeyInvalidation.apply does: the policy first, then the caches. */
+    const disable = (uid: string) => {
+      for (const row of rows.values()) if (row.agentUid === uid) row.agentStatus = 'disabled';
+      policy.evicted();
+      resolver.invalidate({ agentUid: uid });
+    };
+    return {
+      resolver,
+      disable,
+      reads: () => reads,
+      /** The next read takes its snapshot, then waits until `go()`; `taken` resolves once it has. */
+      holdNextRead: () => {
+        let go!: () => void;
+        let snapshotTaken!: () => void;
+        const answer = new Promise<void>((resolve) => (go = resolve));
+        const taken = new Promise<void>((resolve) => (snapshotTaken = resolve));
+        held = { snapshotTaken, answer };
+        return { go, taken };
+      },
+    };
+  }
+
+  it("makes that agent's cached keys misses, and only its own", async () => {
+    const { resolver, disable, reads } = setup();
+    await resolver.resolve(agentRef(UID), 'kid-a');
+    await resolver.resolve(agentRef(OTHER_UID), 'kid-b');
+    expect(reads()).toBe(2);
+
+    disable(UID);
+    await expect(resolver.resolve(agentRef(UID), 'kid-a')).rejects.toMatchObject({ code: 'AGENT_DISABLED' });
+    await resolver.resolve(agentRef(OTHER_UID), 'kid-b');
+    expect(reads()).toBe(3);
+    // The disabled state read after the eviction is cached as usual.
+    await expect(resolver.resolve(agentRef(UID), 'kid-a')).rejects.toMatchObject({ code: 'AGENT_DISABLED' });
+    expect(reads()).toBe(3);
+  });
+
+  it('does not keep a row read before the eviction and answered after it', async () => {
+    const { resolver, disable, reads, holdNextRead } = setup();
+    const { go, taken } = holdNextRead();
+    const inFlight = resolver.resolve(agentRef(UID), 'kid-a');
+    await taken;
+    disable(UID);
+    go();
+    // The request that was already reading is answered from its read...
+    await expect(inFlight).resolves.toMatchObject({ uid: UID, kid: 'kid-a' });
+    // ...but the next one reads again and sees the change.
+    await expect(resolver.resolve(agentRef(UID), 'kid-a')).rejects.toMatchObject({ code: 'AGENT_DISABLED' });
+    expect(reads()).toBe(2);
+  });
+
+  it('clears the whole cache once it remembers too many evicted agents, and stays correct', async () => {
+    const { resolver, disable, reads } = setup();
+    await resolver.resolve(agentRef(OTHER_UID), 'kid-b');
+    for (let i = 0; i < 10_000; i++) resolver.invalidate({ agentUid: `agent-${i.toString(16).padStart(24, '0')}` });
+    disable(UID);
+    await expect(resolver.resolve(agentRef(UID), 'kid-a')).rejects.toMatchObject({ code: 'AGENT_DISABLED' });
+    await resolver.resolve(agentRef(OTHER_UID), 'kid-b');
+    expect(reads()).toBe(3);
   });
 });

@@ -33,7 +33,12 @@ interface CachedKey {
    * per read, not per request.
    */
   weak?: true;
+  /** The policy's generation when the row was read (or written): see agentEvictions. */
+  since: number;
 }
+
+/** Agents evicted by uid that are remembered; beyond, the whole cache is cleared instead. */
+const MAX_AGENT_EVICTIONS = 10_000;
 
 /**
  * Our own agents: the key (with its agent's status) by primary key,
@@ -52,6 +57,13 @@ export class LocalKeyResolver extends KeyResolver {
    * imported again from its cached `x` (~4 µs, and garbage for the collector).
    */
   private readonly keyObjects: LRUCache<string, KeyObject>;
+  /**
+   * Evictions by agent: uid → the policy's generation after the eviction.
+   * An entry of that agent read before it is a miss. This makes a
+   * disabling O(1) whatever the cache holds: a bulk change of many agents
+   * (one notification per agent) must not walk 100,000 entries per agent.
+   */
+  private readonly agentEvictions = new Map<string, number>();
   /** Cache misses of concurrent requests share one query. */
   private readonly reads = new GroupCommit<string, KeyWithAgent | null>((kids) => this.keys.findManyWithAgent(kids), 256, 4, isDatabaseUnavailable);
   hits = 0;
@@ -120,21 +132,26 @@ export class LocalKeyResolver extends KeyResolver {
    * eviction happened since `started`.
    */
   cacheRegistered(kid: string, agentUid: string, x: string, started: number): void {
-    this.remember(kid, { agentUid, x, keyActive: true, agentActive: true }, started);
+    this.remember(kid, { agentUid, x, keyActive: true, agentActive: true, since: started }, started);
   }
 
-  /** Forget a key (rotation, revocation) or, without kid, every key of the agent. */
+  /**
+   * Forget a key (rotation, revocation) or, without kid, every key of the
+   * agent. Called after KeyCachePolicy.evicted(), so entries of the agent
+   * read before this call carry an older generation.
+   */
   invalidate(filter: { kid?: string; agentUid?: string }): void {
     if (filter.kid) this.cache.delete(filter.kid);
     if (filter.agentUid) {
-      for (const [kid, entry] of this.cache.entries()) {
-        if (entry.agentUid === filter.agentUid) this.cache.delete(kid);
-      }
+      if (this.agentEvictions.size >= MAX_AGENT_EVICTIONS) this.clear();
+      this.agentEvictions.delete(filter.agentUid);
+      this.agentEvictions.set(filter.agentUid, this.policy.readStarted());
     }
   }
 
   clear(): void {
     this.cache.clear();
+    this.agentEvictions.clear();
   }
 
   private keyObjectOf(jwk: StoredPublicJwk): KeyObject {
@@ -147,7 +164,7 @@ export class LocalKeyResolver extends KeyResolver {
   }
 
   private async lookup(kid: string): Promise<CachedKey | undefined> {
-    const hit = this.policy.enabled ? this.cache.get(kid) : undefined;
+    const hit = this.policy.enabled ? this.cached(kid) : undefined;
     if (hit) {
       this.hits++;
       return hit;
@@ -156,10 +173,20 @@ export class LocalKeyResolver extends KeyResolver {
     const started = this.policy.readStarted();
     const row = await this.reads.submit(kid);
     if (!row) return undefined;
-    const entry: CachedKey = { agentUid: row.agentUid, x: row.jwk.x, keyActive: row.keyStatus === 'active', agentActive: row.agentStatus === 'active' };
+    const entry: CachedKey = { agentUid: row.agentUid, x: row.jwk.x, keyActive: row.keyStatus === 'active', agentActive: row.agentStatus === 'active', since: started };
     if (ed25519JwkXWeakness(row.jwk.x) !== undefined) entry.weak = true;
     this.remember(kid, entry, started);
     return entry;
+  }
+
+  /** The cached entry, unless its agent was evicted after it was read. */
+  private cached(kid: string): CachedKey | undefined {
+    const entry = this.cache.get(kid);
+    if (entry === undefined || this.agentEvictions.size === 0) return entry;
+    const evictedAt = this.agentEvictions.get(entry.agentUid);
+    if (evictedAt === undefined || entry.since >= evictedAt) return entry;
+    this.cache.delete(kid);
+    return undefined;
   }
 
   /** Caches what was read or written after the policy's generation was `started` (the TTL is the policy's decision). */

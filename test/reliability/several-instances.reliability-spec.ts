@@ -281,7 +281,7 @@ describe('Several instances on one PostgreSQL', () => {
       expectRefusedAtOnce(await untilRefused(deletedAt, () => onB.whoami(other)), 401, 'UNKNOWN_KEY', 'plain SQL key deletion, key on B');
     });
 
-    it('the notification is the database\'s own, sent only when the change commits', async () => {
+    it('the notification is the database\'s own: sent only when a change the caches depend on commits, whatever the session', async () => {
       const agent = await onA.registered();
       const listener = await db.connect();
       const writer = await db.connect();
@@ -293,10 +293,20 @@ describe('Several instances on one PostgreSQL', () => {
         await writer.query('BEGIN');
         await writer.query(`UPDATE public_keys SET status = 'revoked', revoked_at = now() WHERE kid = $1`, [agent.kid]);
         await writer.query('ROLLBACK');
-        await writer.query(`UPDATE agents SET updated_at = now() WHERE uid = $1`, [agent.uid]);
-        // The agent's notification arrives after any the rollback could have sent.
+        // Changing nothing the caches hold: nothing is announced either.
+        await writer.query(`UPDATE agents SET updated_at = now(), status = status WHERE uid = $1`, [agent.uid]);
+        await writer.query(`UPDATE public_keys SET revoked_reason = NULL WHERE kid = $1`, [agent.kid]);
+        // Also from a session that skips ordinary triggers (restore and replication tools).
+        await writer.query(`SET session_replication_role = replica`);
+        await writer.query(`UPDATE agents SET status = 'disabled', disabled_at = now() WHERE uid = $1`, [agent.uid]);
+        await writer.query(`RESET session_replication_role`);
+        // That notification arrives after any the statements before could have sent.
         expect(await waitFor(async () => heard.length > 0, 5_000, 20)).toBe(true);
         expect(heard.map((payload) => JSON.parse(payload))).toEqual([{ uid: agent.uid }]);
+        const refused = await onB.whoami(agent);
+        expect({ status: refused.status, code: errorCode(refused) }).toEqual({ status: 403, code: 'AGENT_DISABLED' });
+        await writer.query(`UPDATE agents SET status = 'active', disabled_at = NULL WHERE uid = $1`, [agent.uid]);
+        expect(await waitFor(async () => heard.length > 1, 5_000, 20)).toBe(true);
         await expectVerifies(onB, agent);
       } finally {
         await listener.end();
