@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:http';
-import { Controller, Get, Module } from '@nestjs/common';
+import { ArgumentsHost, Catch, Controller, ExceptionFilter, Get, HttpException, Module, Provider } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
@@ -422,7 +423,7 @@ class BareReportsController {
   }
 }
 
-async function startBareApi(authorityUrl: string, extra: Partial<VerificationModuleOptions> = {}): Promise<InternalApi> {
+async function startBareApi(authorityUrl: string, extra: Partial<VerificationModuleOptions> = {}, extraProviders: Provider[] = []): Promise<InternalApi> {
   const port = await freePort();
   const logs: LogLine[] = [];
   const options: VerificationModuleOptions = {
@@ -433,7 +434,7 @@ async function startBareApi(authorityUrl: string, extra: Partial<VerificationMod
     ...extra,
   };
   class BareApiModule {}
-  Module({ imports: [VerificationModule.forRoot(options)], controllers: [BareReportsController] })(BareApiModule);
+  Module({ imports: [VerificationModule.forRoot(options)], controllers: [BareReportsController], providers: extraProviders })(BareApiModule);
   const app = await NestFactory.create<NestExpressApplication>(BareApiModule, { logger: capturingLogger(logs), abortOnError: false });
   await app.listen(port, '127.0.0.1');
   return { app, port, url: `http://localhost:${port}`, authority: `localhost:${port}`, logs };
@@ -491,6 +492,22 @@ describe('Internal API without the authority\'s exception filter (README module 
     }
   });
 
+  it("gives an app's own HttpException filter the status and the message the client is told", async () => {
+    @Catch(HttpException)
+    class PlainHttpFilter implements ExceptionFilter {
+      catch(exception: HttpException, host: ArgumentsHost): void {
+        host.switchToHttp().getResponse().status(exception.getStatus()).json({ statusCode: exception.getStatus(), message: exception.message });
+      }
+    }
+    const api = await startBareApi(t.url, {}, [{ provide: APP_FILTER, useClass: PlainHttpFilter }]);
+    try {
+      const res = await request(api.url).get('/reports');
+      expect({ status: res.status, body: res.body }).toEqual({ status: 401, body: { statusCode: 401, message: 'missing signature input' } });
+    } finally {
+      await api.app.close();
+    }
+  });
+
   it('answers 503 DATABASE_UNAVAILABLE with Retry-After when its nonce store cannot be reached', async () => {
     const api = await startBareApi(t.url, { nonceStore: new UnreachableNonceStore() });
     try {
@@ -501,6 +518,10 @@ describe('Internal API without the authority\'s exception filter (README module 
         body: { error: { status: 503, code: 'DATABASE_UNAVAILABLE', message: 'database unavailable' } },
         retryAfter: '5',
       });
+      // Nest's default filter logs no HttpException: the cause is logged where the error was made, once.
+      expect(api.logs.filter((line) => line.context === 'SignedRequestGuard')).toEqual([
+        { level: 'warn', context: 'SignedRequestGuard', message: `GET /reports request_id=-: database unavailable: connect ECONNREFUSED 127.0.0.1:5432` },
+      ]);
     } finally {
       await api.app.close();
     }

@@ -27,11 +27,12 @@ export class SignedRequestGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const policy = this.reflector.getAllAndOverride(SignedAgentPolicy, [context.getHandler(), context.getClass()]) ?? {};
     const http = context.switchToHttp();
+    const request = http.getRequest<SignedRequest>();
     try {
-      await this.verifyRequest(http.getRequest<SignedRequest>(), policy);
+      await this.verifyRequest(request, policy);
     } catch (error) {
       // As an HttpException: an app without our exception filter answers 401/403/429/503 with the error body, not 500.
-      throw toCodedHttpException(error, http.getResponse<Response>());
+      throw toCodedHttpException(error, request, http.getResponse<Response>());
     }
     return true;
   }

@@ -47,10 +47,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   /** Answers with the error; the hot routes (hot-routes.ts) call it directly. */
   respond(exception: unknown, request: Request, response: Response): void {
+    // Logged where it was made (toCodedHttpException).
+    const logged = exception instanceof CodedHttpException;
     if (exception instanceof CodedHttpException) exception = exception.cause;
     const body = this.toBody(exception, request);
-    if (body.error.status >= 500) {
-      this.logServerError(exception, body, request);
+    if (body.error.status >= 500 && !logged) {
+      logServerError(this.logger, exception, body, request);
     }
     // For the access log line (logging.module.ts).
     response.locals.errorCode = body.error.code;
@@ -66,15 +68,16 @@ export class ApiExceptionFilter implements ExceptionFilter {
     return errorBodyOf(exception, request);
   }
 
-  private logServerError(exception: unknown, body: ErrorBody, request: Request): void {
-    const where = `${request.method} ${request.path} request_id=${String(request.headers['x-request-id'] ?? '-')}`;
-    if (body.error.code === 'DATABASE_UNAVAILABLE') {
-      this.logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}`);
-      return;
-    }
-    const stack = exception instanceof Error ? exception.stack : String(exception);
-    this.logger.error(`${where}: ${body.error.code}`, stack);
+}
+
+function logServerError(logger: Logger, exception: unknown, body: ErrorBody, request: Request): void {
+  const where = `${request.method} ${request.path} request_id=${String(request.headers['x-request-id'] ?? '-')}`;
+  if (body.error.code === 'DATABASE_UNAVAILABLE') {
+    logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+    return;
   }
+  const stack = exception instanceof Error ? exception.stack : String(exception);
+  logger.error(`${where}: ${body.error.code}`, stack);
 }
 
 /** DESIGN.md's error body for any exception (the 500 body for one that is not a client's mistake). */
@@ -103,18 +106,24 @@ export function errorBodyOf(exception: unknown, request?: Request): ErrorBody {
  */
 export class CodedHttpException extends HttpException {
   constructor(override readonly cause: unknown, body: ErrorBody) {
-    super(body, body.error.status, { cause });
+    super(body, body.error.status, { cause, errorCode: body.error.code });
+    // What the client is told, for the app's own filters and logs (Nest's default would be "Coded Http Exception").
+    this.message = body.error.message;
   }
 }
 
+const guardLogger = new Logger('SignedRequestGuard');
+
 /**
  * `error` as a CodedHttpException when it is a client's or the database's
- * (coded) error, with its Retry-After header set on `response`; anything
+ * (coded) error, with its Retry-After header set on `response`, and a 5xx
+ * logged here (an app's default filter logs no HttpException); anything
  * else (a bug: 500) is left to the app's own filters as it is.
  */
-export function toCodedHttpException(error: unknown, response: Response): unknown {
+export function toCodedHttpException(error: unknown, request: Request, response: Response): unknown {
   const body = errorBodyOf(error);
   if (body.error.code === 'INTERNAL' || response.headersSent) return error;
+  if (body.error.status >= 500) logServerError(guardLogger, error, body, request);
   setRetryAfter(error, body, response);
   return new CodedHttpException(error, body);
 }
