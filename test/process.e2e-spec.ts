@@ -148,6 +148,7 @@ function modeOf(path: string): number {
 
 interface HttpResult {
   status: number;
+  connection?: string;
   body: { uid?: string; kid?: string; is_new?: boolean };
 }
 
@@ -178,7 +179,7 @@ function heldRegistration(service: Service, key: AgentKeyPair, agent: Agent | fa
     req.once('response', (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as HttpResult['body'] }));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: JSON.parse(text) as HttpResult['body'] }));
     });
   });
   req.flushHeaders();
@@ -325,6 +326,8 @@ describe('Process: embedded default (no DATABASE_URL)', () => {
         responses.forEach((response, i) => {
           expect(response.status).toBe(200);
           expect(response.body).toMatchObject({ kid: late[i].kid, is_new: true });
+          // No client sends another request on a connection about to close.
+          expect(response.connection).toBe('close');
         });
       } finally {
         const exit = signalled ? await exitWithin(service, STOP_TIMEOUT_MS) : await stop(service);
@@ -344,6 +347,69 @@ describe('Process: embedded default (no DATABASE_URL)', () => {
       }
     },
     2 * START_TIMEOUT_MS + 30_000,
+  );
+});
+
+describe('Process: shutdown behind a load balancer', () => {
+  let cwd: string;
+  let dataDir: string;
+
+  beforeAll(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'vestauth-process-shutdown-'));
+    dataDir = join(cwd, 'data');
+  });
+
+  afterAll(() => {
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it(
+    'with SHUTDOWN_DRAIN_SECONDS, keeps serving after SIGTERM while /health/ready answers 503, every response closing its connection, then exits 0',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir, SHUTDOWN_DRAIN_SECONDS: '3' });
+      const keepAlive = new Agent({ keepAlive: true });
+      try {
+        await request(service.url).get('/health/ready').set('Host', service.authority).expect(200);
+        service.child.kill('SIGTERM');
+        const signalledAt = Date.now();
+        expect(await waitFor(async () => (await request(service.url).get('/health/ready').set('Host', service.authority)).status === 503, 2_000)).toBe(true);
+        const status = await request(service.url).get('/').set('Host', service.authority).agent(keepAlive).expect(200);
+        expect(status.headers.connection).toBe('close');
+        expect(Date.now() - signalledAt).toBeLessThan(3_000);
+        expect(await waitFor(() => refusesConnections(service.port), 10_000)).toBe(true);
+        expect(await exitWithin(service, STOP_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+        expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(3_000);
+      } finally {
+        keepAlive.destroy();
+        if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      }
+      expect(service.stdout()).toContain('SIGTERM: /health/* answers 503 and responses close their connections; the port closes in 3000 ms, then in-flight requests get 20000 ms');
+      expect(service.stdout()).toMatch(/Stopped in \d+ ms/);
+      expect(service.stderr()).toBe('');
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    'cuts a request that never finishes once SHUTDOWN_TIMEOUT_SECONDS have passed, and exits 1 saying so',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_SECONDS: '2' });
+      const stuck = heldRegistration(service, agentKeyPair(), false);
+      const cut = stuck.response.then(
+        () => 'answered',
+        (error: NodeJS.ErrnoException) => error.code,
+      );
+      try {
+        await stuck.accepted;
+        service.child.kill('SIGTERM');
+        expect(await exitWithin(service, 10_000)).toEqual({ code: 1, signal: null });
+      } finally {
+        if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      }
+      expect(await cut).toBe('ECONNRESET');
+      expect(service.stdout()).toContain('Shutdown not finished 2000 ms after the signal');
+    },
+    START_TIMEOUT_MS + 30_000,
   );
 });
 

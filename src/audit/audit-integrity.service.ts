@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig } from '../config/app-config';
@@ -36,7 +36,7 @@ interface TailBreak extends ChainBreak {
  * the newest seal this instance made or verified is still there unchanged.
  */
 @Injectable()
-export class AuditIntegrityService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditIntegrityService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AuditIntegrityService.name);
   private timer?: NodeJS.Timeout;
   private sealing?: Promise<number>;
@@ -64,8 +64,10 @@ export class AuditIntegrityService implements OnApplicationBootstrap, OnApplicat
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Before the database closes (onApplicationShutdown): no new seal, and one already running finishes. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.sealing?.catch(() => undefined);
   }
 
   /** Seals every settled event; returns how many. Concurrent calls share one run. */

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
@@ -19,9 +19,10 @@ const PURGE_LOCK_KEY = 0x61756470; // "audp"
  * a deletion of the head.
  */
 @Injectable()
-export class AuditRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditRetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AuditRetentionService.name);
   private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
   /** Events removed since start (metrics). */
   purged = 0;
 
@@ -35,12 +36,18 @@ export class AuditRetentionService implements OnApplicationBootstrap, OnApplicat
 
   onApplicationBootstrap(): void {
     if (this.config.audit.retentionDays === undefined) return;
-    this.timer = setInterval(() => void this.purgeExpired().catch((e: Error) => this.logger.warn(`Audit purge failed: ${e.message}`)), this.config.audit.purgeIntervalSeconds * 1000);
+    this.timer = setInterval(() => {
+      this.running ??= this.purgeExpired()
+        .catch((e: Error) => this.logger.warn(`Audit purge failed: ${e.message}`))
+        .finally(() => (this.running = undefined));
+    }, this.config.audit.purgeIntervalSeconds * 1000);
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.running;
   }
 
   /** Deletes sealed batches older than the retention; returns how many events went. */

@@ -56,6 +56,8 @@ export class AppConfig {
   readonly directoryMaxAgeSeconds: number;
   readonly adminAgentUids: ReadonlySet<string>;
   readonly rateLimit: { registerPerMinute: number; failedVerifyPerMinute: number };
+  /** SIGTERM: serve this long while unready, then allow this long for the rest (SHUTDOWN_*_SECONDS). */
+  readonly shutdown: { drainMs: number; timeoutMs: number };
   readonly audit: {
     retentionDays?: number;
     sealKey?: Buffer;
@@ -71,6 +73,7 @@ export class AppConfig {
     this.publicUrl = new URL(env.PUBLIC_URL ?? `http://localhost:${env.PORT}`);
     this.authority = this.publicUrl.host.toLowerCase();
     this.bodyLimitBytes = env.BODY_LIMIT_BYTES;
+    this.shutdown = { drainMs: env.SHUTDOWN_DRAIN_SECONDS * 1000, timeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000 };
     this.logLevel = env.LOG_LEVEL;
     this.trustProxy = parseTrustProxy(env.TRUST_PROXY);
     this.corsOrigins = list(env.CORS_ORIGINS);

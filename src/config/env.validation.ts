@@ -180,6 +180,24 @@ export class EnvironmentVariables {
   @Max(3600)
   NONCE_PURGE_INTERVAL_SECONDS = 60;
 
+  /**
+   * After SIGTERM, how long the service keeps serving (with `Connection:
+   * close`) while /health/* answers 503, so that a load balancer stops
+   * sending it requests before its port closes.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  SHUTDOWN_DRAIN_SECONDS = 0;
+
+  /** After the drain, how long in-flight requests and shutdown work may take before connections are cut and the process exits 1. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(600)
+  SHUTDOWN_TIMEOUT_SECONDS = 20;
+
   /** Secret for the audit seal HMAC; without it seals are plain SHA-256 (tamper-evident only against a careless editor). */
   @IsOptional()
   @IsString()

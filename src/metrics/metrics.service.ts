@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -9,7 +9,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  * remote fetches) are read by collectors at scrape time, off the hot path.
  */
 @Injectable()
-export class MetricsService implements OnModuleDestroy {
+export class MetricsService implements OnApplicationShutdown {
   readonly registry = new Registry();
 
   readonly httpRequests = new Counter({
@@ -59,7 +59,8 @@ export class MetricsService implements OnModuleDestroy {
     });
   }
 
-  onModuleDestroy(): void {
+  // Not onModuleDestroy: that runs before the SIGTERM drain, while /metrics is still scraped.
+  onApplicationShutdown(): void {
     this.registry.clear();
   }
 }

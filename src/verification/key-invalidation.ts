@@ -9,6 +9,7 @@ import { KeyCachePolicy } from './key-cache-policy';
 
 const CHANNEL = 'vestauth_key_changes';
 export const LISTENER_APPLICATION_NAME = 'vestauth key listener';
+const LISTENER_END_TIMEOUT_MS = 2_000;
 
 export interface KeyChange {
   kid?: string;
@@ -84,7 +85,11 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeatTimer);
-    await this.listener?.end().catch(() => undefined);
+    // A hung session (its backend frozen, a dead network path) must not hold the shutdown: the process exits without it.
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, LISTENER_END_TIMEOUT_MS)));
+    await Promise.race([this.listener?.end().catch(() => undefined), bounded]);
+    clearTimeout(timer);
   }
 
   private async listen(): Promise<void> {

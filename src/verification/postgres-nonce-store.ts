@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { GroupCommit } from '../common/batching/group-commit';
 import { isDatabaseUnavailable } from '../common/filters/database-errors';
 import { NonceStore, replayed } from './nonce-store';
@@ -22,10 +22,11 @@ interface RecordedClaim {
  * window.
  */
 @Injectable()
-export class PostgresNonceStore extends NonceStore implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PostgresNonceStore extends NonceStore implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PostgresNonceStore.name);
   private readonly batch = new GroupCommit<NonceClaim, boolean>((claims) => this.claimBatch(claims), 256, 2, isDatabaseUnavailable);
   private timer?: NodeJS.Timeout;
+  private purging?: Promise<number>;
   purged = 0;
 
   /**
@@ -59,12 +60,16 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.purge(), this.purgeIntervalSeconds * 1000);
+    this.timer = setInterval(() => {
+      this.purging ??= this.purge().finally(() => (this.purging = undefined));
+    }, this.purgeIntervalSeconds * 1000);
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.purging;
   }
 
   /** Removes expired nonces in batches; returns how many. */
