@@ -9,7 +9,7 @@ import { AppModule } from './app.module';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { accessLogMiddleware } from './logging/access-log.middleware';
 import { RootLogger } from './logging/logging.module';
-import { PinoNestLogger } from './logging/pino-logger';
+import { createRootLogger, PinoNestLogger } from './logging/pino-logger';
 import { setupOpenApi } from './common/http/openapi';
 import { HotRoutes, headersSetBy } from './hot-routes/hot-routes';
 import { holdRegistrationBodyRefusal, markRegistrationRoute } from './registration/body-refusal';
@@ -20,13 +20,13 @@ export const APP_OPTIONS = { rawBody: true, bodyParser: false } as const;
 
 /** Creates the authority app, configured but not listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  // Nest's own log lines go through pino too (structured, one format), from the first: not buffered
+  // until the app is up, so that a start waiting for the database or the migration lock says so as it happens.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     ...APP_OPTIONS,
-    bufferLogs: true,
+    logger: new PinoNestLogger(createRootLogger(config)),
     abortOnError: false,
   });
-  // Nest's own log lines go through pino too (structured, one format).
-  app.useLogger(new PinoNestLogger(app.get(RootLogger).logger));
   configureApp(app, config);
   return app;
 }

@@ -226,6 +226,27 @@ describe('Process: configuration errors', () => {
   });
 });
 
+describe('Process: start-up logs', () => {
+  it('says at once, as JSON lines, that it is waiting for an unreachable database (not only when it gives up)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'vestauth-process-startlog-'));
+    const service = spawnService(cwd, { PORT: String(await freePort()), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable' });
+    try {
+      const said = await waitFor(() => service.stdout().includes('Unable to connect to the database. Retrying (1)'), 8_000);
+      expect(said).toBe(true);
+      expect(service.child.exitCode).toBeNull();
+      const lines = service.stdout().split('\n').filter((line) => line.length > 0);
+      for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+      expect(lines.map((line) => JSON.parse(line) as { context?: string; msg?: string })).toContainEqual(
+        expect.objectContaining({ context: 'DatabaseEndpoint', msg: 'Using PostgreSQL at postgres://postgres@127.0.0.1:1/unreachable' }),
+      );
+    } finally {
+      service.child.kill('SIGKILL');
+      await service.exited;
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Process: embedded default (no DATABASE_URL)', () => {
   let cwd: string;
   let dataDir: string;

@@ -4,9 +4,21 @@ import { AppConfig } from '../config/app-config';
 
 const PINO_LEVEL = { fatal: 'fatal', error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' } as const;
 
-/** The process's one pino logger: JSON lines on stdout, readable lines in a development terminal. */
+const rootLoggers = new WeakMap<AppConfig, Logger>();
+
+/**
+ * The process's one pino logger: JSON lines on stdout, readable lines in a
+ * development terminal. One per configuration: bootstrap.ts gives it to Nest
+ * before the modules start (so that start-up lines, a database being waited
+ * for included, appear as they happen) and LoggingModule provides the same.
+ */
 export function createRootLogger(config: AppConfig): Logger {
-  return pino({ level: PINO_LEVEL[config.logLevel], base: { pid: process.pid }, transport: prettyTransport(config) });
+  let logger = rootLoggers.get(config);
+  if (!logger) {
+    logger = pino({ level: PINO_LEVEL[config.logLevel], base: { pid: process.pid }, transport: prettyTransport(config) });
+    rootLoggers.set(config, logger);
+  }
+  return logger;
 }
 
 function prettyTransport(config: AppConfig): pino.TransportSingleOptions | undefined {
