@@ -520,7 +520,7 @@ describe('Internal API without the authority\'s exception filter (README module 
       });
       // Nest's default filter logs no HttpException: the cause is logged where the error was made, once.
       expect(api.logs.filter((line) => line.context === 'SignedRequestGuard')).toEqual([
-        { level: 'warn', context: 'SignedRequestGuard', message: `GET /reports request_id=-: database unavailable: connect ECONNREFUSED 127.0.0.1:5432` },
+        { level: 'warn', context: 'SignedRequestGuard', message: `GET /reports request_id=-: database unavailable: connect ECONNREFUSED 127.0.0.1:5432; logged at most every 10 s` },
       ]);
     } finally {
       await api.app.close();

@@ -38,6 +38,8 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger(KeyInvalidation.name);
   private listener?: Client;
   private stopped = false;
+  /** When the live channel was lost (performance.now()), until it is back. */
+  private lostAt?: number;
   private retryTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
   /** Whether LISTEN is active (false on the embedded database, which is one session). */
@@ -108,6 +110,10 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
       await client.query(`LISTEN ${CHANNEL}`);
       this.listener = client;
       if (!this.listening) this.apply('all');
+      if (this.lostAt !== undefined) {
+        this.logger.log(`Key change listener back after ${Math.round(performance.now() - this.lostAt)} ms; caches cleared, long TTL again`);
+        this.lostAt = undefined;
+      }
       this.listening = true;
       this.policy.setNotified(true);
       this.startHeartbeat(client);
@@ -153,7 +159,10 @@ export class KeyInvalidation implements OnApplicationBootstrap, OnApplicationShu
 
   private onListenerLost(client: Client, error: Error): void {
     if (this.stopped || (this.listener && this.listener !== client)) return;
-    if (this.listening) this.logger.warn(`Key change listener lost (${error.message}); caches cleared, retrying`);
+    if (this.listening) {
+      this.logger.warn(`Key change listener lost (${error.message}); caches cleared, entries live KEY_CACHE_TTL_MS until it is back; retrying every 2 s`);
+      this.lostAt = performance.now();
+    }
     clearInterval(this.heartbeatTimer);
     // Notifications may be missed from now on: nothing cached under the long TTL may stay.
     if (this.listening) {

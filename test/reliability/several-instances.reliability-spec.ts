@@ -242,6 +242,9 @@ describe('Several instances on one PostgreSQL', () => {
         100,
       );
       expect(relistened).toBe(true);
+      // The on-call engineer reads both ends of the episode.
+      expect(b.output()).toMatch(/Key change listener lost \(no heartbeat answer within \d+ ms\); caches cleared/);
+      expect(await waitFor(() => /Key change listener back after \d+ ms; caches cleared/.test(b.output()), 5_000, 100)).toBe(true);
       const other = await onA.registered();
       await expectVerifies(onB, other);
       await onA.adminPost(admin, `/admin/agents/${other.uid}/disable`);

@@ -70,10 +70,22 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
 }
 
+/** An outage answers every request 503: its cause is logged once per this period, with the count of the others. */
+const UNAVAILABLE_LOG_PERIOD_MS = 10_000;
+const unavailable = { loggedAt: -Infinity, since: 0 };
+
 function logServerError(logger: Logger, exception: unknown, body: ErrorBody, request: Request): void {
   const where = `${request.method} ${request.path} request_id=${String(request.headers['x-request-id'] ?? '-')}`;
   if (body.error.code === 'DATABASE_UNAVAILABLE') {
-    logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+    const now = performance.now();
+    if (now - unavailable.loggedAt < UNAVAILABLE_LOG_PERIOD_MS) {
+      unavailable.since++;
+      return;
+    }
+    const others = unavailable.since > 0 ? ` (and ${unavailable.since} other request(s) answered 503 since the last such line)` : '';
+    unavailable.loggedAt = now;
+    unavailable.since = 0;
+    logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}${others}; logged at most every ${UNAVAILABLE_LOG_PERIOD_MS / 1000} s`);
     return;
   }
   const stack = exception instanceof Error ? exception.stack : String(exception);
