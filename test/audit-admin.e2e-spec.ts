@@ -648,11 +648,20 @@ describe('Audit trail and admin API (e2e)', () => {
       expect(sealedIds.every((id, i) => i === 0 || id > sealedIds[i - 1])).toBe(true);
     });
 
-    it('detects an altered event, and passes again once restored', async () => {
+    it('detects an altered event, says so in the log and the trail, and passes again once restored', async () => {
       await t.dataSource.query(`UPDATE audit_events SET error_code = 'TAMPERED' WHERE id = $1`, [target.id]);
+      const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
       try {
-        expect(await verifyChain()).toEqual({ ok: false, checked: expect.any(Number), first_broken_id: target.id, reason: 'altered' });
+        const res = await adminGet('/admin/audit-events/verify').expect(200);
+        expect(res.body).toEqual({ ok: false, checked: expect.any(Number), first_broken_id: target.id, reason: 'altered' });
+        expect(logged.mock.calls.map(([message]) => message)).toEqual([
+          expect.stringMatching(new RegExp(`^Audit chain check by ${admin.uid}: broken at event id ${target.id} \\(altered\\), after \\d+ event\\(s\\) checked; `)),
+        ]);
+        expect((await rowsOf(res)).filter((row) => row.event === 'admin_query').map((row) => row.detail)).toEqual([
+          { query: 'audit-verify', ok: false, first_broken_id: target.id, reason: 'altered', admin: admin.uid },
+        ]);
       } finally {
+        logged.mockRestore();
         await t.dataSource.query(`UPDATE audit_events SET error_code = $2 WHERE id = $1`, [target.id, target.error_code]);
       }
       expect(await verifyChain()).toMatchObject({ ok: true });

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { AdminActor } from './audit-entry';
 import { AuditService } from './audit.service';
 import { AuditQueryService } from './audit-query.service';
@@ -10,6 +10,7 @@ import { AuditPage, AuditQueryDto, AuditSummary, AuditSummaryQueryDto } from './
 /** Admin reads of the trail; every one is itself recorded as an admin_query event. */
 @Injectable()
 export class AuditAdminService {
+  private readonly logger = new Logger(AuditAdminService.name);
   constructor(
     private readonly audit: AuditService,
     private readonly queries: AuditQueryService,
@@ -35,7 +36,14 @@ export class AuditAdminService {
 
   async verifyChain(admin: AdminActor): Promise<ChainReport> {
     const report = await this.integrity.verify();
-    await this.recordQuery(admin, { query: 'audit-verify', ok: report.ok });
+    if (!report.ok) {
+      // Whoever asked, the on-call engineer must hear of it too (the report goes only to the caller).
+      this.logger.error(
+        `Audit chain check by ${admin.uid}: broken at event id ${report.first_broken_id} (${report.reason}), after ${report.checked} event(s) checked; ` +
+          'events from that id on may have been edited or removed: keep the database as it is and compare with a backup and the "Sealed audit events" log lines',
+      );
+    }
+    await this.recordQuery(admin, report.ok ? { query: 'audit-verify', ok: true } : { query: 'audit-verify', ok: false, first_broken_id: report.first_broken_id, reason: report.reason });
     return report;
   }
 
