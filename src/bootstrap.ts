@@ -12,7 +12,7 @@ import { RootLogger } from './logging/logging.module';
 import { createRootLogger, PinoNestLogger } from './logging/pino-logger';
 import { setupOpenApi } from './common/http/openapi';
 import { HotRoutes, headersSetBy } from './hot-routes/hot-routes';
-import { holdRegistrationBodyRefusal, markRegistrationRoute } from './registration/body-refusal';
+import { holdRegistrationBodyRefusal, markRegistrationRoute, refuseUnreadRegistrationBody } from './registration/body-refusal';
 import { REGISTRATION_ROUTES } from './registration/registration.controller';
 
 /** Options every instance of the app is created with (main.ts and the tests alike). */
@@ -55,6 +55,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   const router = express.getHttpAdapter().getInstance() as Express;
   for (const route of Object.values(REGISTRATION_ROUTES)) router.post(`/${route}`, markRegistrationRoute);
   express.useBodyParser('json', { limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  express.use(refuseUnreadRegistrationBody);
   express.use(holdRegistrationBodyRefusal);
   express.set('trust proxy', config.trustProxy);
   express.disable('x-powered-by');

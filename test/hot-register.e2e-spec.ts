@@ -230,8 +230,17 @@ describe('POST /register on the hot route answers exactly as the Express path (e
     const tooLarge = await post().set('Content-Type', 'application/json').send(JSON.stringify({ public_jwk: key.publicJwk, pad: 'x'.repeat(BODY_LIMIT) }));
     expect([tooLarge.status, tooLarge.body.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     expect(await auditOf(tooLarge.headers['x-request-id'])).toEqual([{ event: 'register', outcome: 'failure', error_code: 'PAYLOAD_TOO_LARGE', agent_uid: null, kid: null }]);
-    const textPlain = await post().set('Content-Type', 'text/plain').send(body);
-    expect([textPlain.status, textPlain.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    // A body no parser reads is refused for its type, not validated as {} (audited like the parser's refusals).
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {
+      const unread = await post().set('Content-Type', type).send(body);
+      expect([unread.status, unread.body.error]).toEqual([415, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type' }]);
+      expect(await auditOf(unread.headers['x-request-id'])).toEqual([{ event: 'register', outcome: 'failure', error_code: 'UNSUPPORTED_MEDIA_TYPE', agent_uid: null, kid: null }]);
+    }
+    const rotateUnread = await http().post('/rotate').set(signatureHeaders(key, { authority, tag: 'null' })).set('Content-Type', 'text/plain').send(body);
+    expect([rotateUnread.status, rotateUnread.body.error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+    // No body at all is still a validation failure.
+    const empty = await post();
+    expect([empty.status, empty.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
     const onAgentHost = await post().set('Host', `agent-${'0'.repeat(24)}.${authority}`).send(body);
     expect([onAgentHost.status, onAgentHost.body.error.code]).toEqual([404, 'NOT_FOUND']);
     // application/*+json and a query string: Express parses them, the registration goes through.

@@ -42,6 +42,26 @@ export const markRegistrationRoute: RequestHandler = (req, _res, next) => {
 };
 
 /**
+ * Right after the body parser: a body on a registration route that no
+ * parser read (a media type other than JSON) is refused 415, not validated
+ * as an empty object (which answered 400 "public_jwk is required" to a
+ * client whose mistake was its Content-Type).
+ */
+export const refuseUnreadRegistrationBody: RequestHandler = (req, _res, next) => {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  // The JSON parser (strict: an object or an array) sets req.body only when it read the body.
+  if ((req as HoldingRequest)[REGISTRATION_ROUTE] === true && hasBody && req.body === undefined) {
+    next(Object.assign(new Error('unsupported content type'), { status: 415, expose: true, type: UNREAD_MEDIA_TYPE }));
+    return;
+  }
+  next();
+};
+
+/** The `type` of refuseUnreadRegistrationBody's error, as body-parser's errors carry one. */
+export const UNREAD_MEDIA_TYPE = 'media.type.unread';
+
+/**
  * Error middleware right after the body parser: on a registration route
  * the refusal is held and routing goes on; anything else goes to the
  * exception filter as before. The parser has read off (and discarded) or

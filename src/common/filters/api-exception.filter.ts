@@ -175,6 +175,7 @@ function fromBodyParserError(exception: unknown): ErrorBody | undefined {
       return fromCode('INVALID_JSON');
     case 'encoding.unsupported':
     case 'charset.unsupported':
+    case 'media.type.unread': // registration/body-refusal.ts
       return fromCode('UNSUPPORTED_MEDIA_TYPE');
     case 'request.aborted':
     case 'request.size.invalid':
