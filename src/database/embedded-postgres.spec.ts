@@ -50,7 +50,8 @@ describe('ensurePrivateDirectory (DATA_DIR of the embedded database)', () => {
     const file = join(base, 'data');
     writeFileSync(file, '');
     expect(() => ensurePrivateDirectory(file, 'DATA_DIR')).toThrow(ConfigValidationError);
-    expect(() => ensurePrivateDirectory(file, 'DATA_DIR')).toThrow(/^Invalid configuration: DATA_DIR: /);
+    expect(() => ensurePrivateDirectory(file, 'DATA_DIR')).toThrow(new ConfigValidationError('DATA_DIR', `${file} is not a directory (a file is in the way)`));
+    expect(() => ensurePrivateDirectory(join(file, 'below'), 'DATA_DIR')).toThrow(new ConfigValidationError('DATA_DIR', `${join(file, 'below')} is not a directory (a file is in the way)`));
   });
 
   it('refuses a directory owned by another user, and leaves its mode as it was', () => {

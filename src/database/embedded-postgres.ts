@@ -162,7 +162,10 @@ export function ensurePrivateDirectory(dir: string, variable: string): number | 
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    refuse(`cannot be created (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    const code = (error as NodeJS.ErrnoException).code;
+    // mkdir -p fails with EEXIST (or ENOTDIR on the way) when the path, or one above it, is a file.
+    if (code === 'EEXIST' || code === 'ENOTDIR') refuse('is not a directory (a file is in the way)');
+    refuse(`cannot be created (${code ?? (error as Error).message})`);
   }
   const before = statSync(dir);
   if (!before.isDirectory()) refuse('is not a directory');
