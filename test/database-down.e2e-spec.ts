@@ -273,9 +273,10 @@ describe('Database unavailable (e2e)', () => {
            FROM generate_series(1, $4)`,
         [agent.uid, agent.kid, authority, BATCH + 200],
       );
+      // By the column, as the export does: a bare `occurred_at` would sort by the text alias, in the database's collation.
       const expected: Array<{ id: string; occurred_at: string; request_id: string }> = await t.dataSource.query(
         `SELECT id::text AS id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, request_id
-           FROM audit_events WHERE agent_uid = $1 ORDER BY occurred_at DESC, id DESC`,
+           FROM audit_events WHERE agent_uid = $1 ORDER BY audit_events.occurred_at DESC, audit_events.id DESC`,
         [agent.uid],
       );
       expect(expected.length).toBeGreaterThan(BATCH);
