@@ -404,9 +404,52 @@ describe('Process: shutdown behind a load balancer', () => {
         keepAlive.destroy();
         if (service.child.exitCode === null) service.child.kill('SIGKILL');
       }
-      expect(service.stdout()).toContain('SIGTERM: /health/* answers 503 and responses close their connections; the port closes in 3000 ms, then in-flight requests get 20000 ms');
+      expect(service.stdout()).toContain('SIGTERM: /health/* answers 503 and responses close their connections; the port closes in 3000 ms, then in-flight requests get 20000 ms (a second signal stops at once)');
       expect(service.stdout()).toMatch(/Stopped in \d+ ms/);
       expect(service.stderr()).toBe('');
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    'closes a connection that never sent a request (a balancer\'s pre-opened one) and exits 0 at once, not at the deadline',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir });
+      const idle = connect(service.port, '127.0.0.1');
+      const closed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+      idle.on('error', () => undefined);
+      try {
+        await new Promise<void>((resolve) => idle.once('connect', () => resolve()));
+        service.child.kill('SIGTERM');
+        const signalledAt = Date.now();
+        expect(await exitWithin(service, 15_000)).toEqual({ code: 0, signal: null });
+        expect(Date.now() - signalledAt).toBeLessThan(10_000);
+        await closed;
+      } finally {
+        idle.destroy();
+        if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      }
+      expect(service.stdout()).not.toContain('Shutdown not finished');
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    'stops at once at a second signal while a request holds the shutdown, exiting 1 saying so',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir });
+      const stuck = heldRegistration(service, agentKeyPair(), false);
+      stuck.response.catch(() => undefined);
+      try {
+        await stuck.accepted;
+        service.child.kill('SIGINT');
+        expect(await waitFor(() => service.stdout().includes('SIGINT: /health/* answers 503'), 5_000)).toBe(true);
+        service.child.kill('SIGINT');
+        expect(await exitWithin(service, 5_000)).toEqual({ code: 1, signal: null });
+      } finally {
+        if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      }
+      expect(service.stdout()).toContain('Shutdown not finished at a second signal (SIGINT)');
     },
     START_TIMEOUT_MS + 30_000,
   );

@@ -128,6 +128,15 @@ describe(AuditIntegrityService.name, () => {
     await expect(sut.sealPending()).resolves.toBe(100);
   });
 
+  it('at shutdown finishes the batch in progress and leaves the backlog to the next instance', async () => {
+    const { sut, seals } = sealerOver(5_000);
+    const running = sut.sealPending();
+    await sut.beforeApplicationShutdown();
+
+    await expect(running).resolves.toBe(1_000);
+    expect(seals.map((s) => [s.firstId, s.lastId])).toEqual([['1', '1000']]);
+  });
+
   it('chains each seal to the previous one', async () => {
     const { sut, seals } = sealerOver(1_500);
 

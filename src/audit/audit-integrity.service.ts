@@ -39,6 +39,7 @@ interface TailBreak extends ChainBreak {
 export class AuditIntegrityService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AuditIntegrityService.name);
   private timer?: NodeJS.Timeout;
+  private stopping = false;
   private sealing?: Promise<number>;
   /**
    * In memory only, so a restart forgets it (the log lines each seal writes
@@ -66,6 +67,7 @@ export class AuditIntegrityService implements OnApplicationBootstrap, BeforeAppl
 
   /** Before the database closes (onApplicationShutdown): no new seal, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.sealing?.catch(() => undefined);
   }
@@ -85,7 +87,8 @@ export class AuditIntegrityService implements OnApplicationBootstrap, BeforeAppl
    */
   private async sealAll(): Promise<number> {
     let total = 0;
-    for (let sealed = MAX_EVENTS_PER_SEAL; sealed === MAX_EVENTS_PER_SEAL; total += sealed) {
+    // Stopping: the batch in progress ends, the backlog waits for the next instance.
+    for (let sealed = MAX_EVENTS_PER_SEAL; sealed === MAX_EVENTS_PER_SEAL && !this.stopping; total += sealed) {
       sealed = await this.sealOnce();
     }
     return total;

@@ -23,6 +23,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
   private readonly logger = new Logger(AuditRetentionService.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private stopping = false;
   /** Events removed since start (metrics). */
   purged = 0;
 
@@ -46,6 +47,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
 
   /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.running;
   }
@@ -58,7 +60,8 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
     const cutoff = new Date(now.getTime() - days * 86_400_000);
     let deleted = 0;
     let throughId: string | null = null;
-    for (let pass = await this.purgePass(cutoff, days); pass; pass = await this.purgePass(cutoff, days)) {
+    // Stopping: the pass in progress ends, the rest waits for the next purge.
+    for (let pass = await this.purgePass(cutoff, days); pass; pass = this.stopping ? undefined : await this.purgePass(cutoff, days)) {
       deleted += pass.deleted;
       throughId = pass.throughId;
       this.logger.log(`Audit retention: ${deleted} event(s) purged so far, through id ${throughId}`);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
@@ -9,32 +10,43 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * What happens between SIGTERM (or SIGINT) and exit, besides Nest's own
  * shutdown hooks (bootstrap.ts enables them):
  *
- * - from the signal on, every response carries `Connection: close`, so no
- *   client sends another request on a connection that is about to close;
+ * - from the signal on, every response carries `Connection: close` (those
+ *   in flight at the signal too), so no client sends another request on a
+ *   connection that is about to close;
  * - Terminus answers /health/* 503 at once and, on SIGTERM, keeps the port
  *   open SHUTDOWN_DRAIN_SECONDS (health.module.ts), so that a load balancer
  *   stops sending requests before connections are refused;
+ * - once the port is closed, connections without a request in progress (a
+ *   balancer's or browser's pre-opened one, which Node's close() leaves
+ *   open) are closed;
  * - a deadline: the rest (in-flight requests, background work, closing the
  *   database) gets SHUTDOWN_TIMEOUT_SECONDS after the drain. A client that
  *   never finishes its request, or a database session that hangs, would
  *   otherwise hold the process until the orchestrator kills it; past the
- *   deadline the connections are cut and the process exits 1.
+ *   deadline, or at a second signal, the connections are cut and the
+ *   process exits 1.
+ *
+ * Connections are tracked, not responses: a socket always emits 'close',
+ * while a response queued behind a pipelined one whose client went away
+ * never does (a Set of responses grew without bound that way).
  */
 @Injectable()
 export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private draining = false;
   private startedAt = 0;
+  private idleSweep?: NodeJS.Timeout;
+  private readonly connections = new Set<Socket>();
+  /** The response of each connection's latest request. */
+  private readonly latest = new WeakMap<Socket, ServerResponse>();
   private readonly onSignal = (signal: NodeJS.Signals): void => this.begin(signal);
-  /** Responses not finished yet: those already in flight at the signal close their connections too. */
-  private readonly inFlight = new Set<ServerResponse>();
-  private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
-    if (this.draining) {
-      res.setHeader('Connection', 'close');
-      return;
-    }
-    this.inFlight.add(res);
-    res.once('close', () => this.inFlight.delete(res));
+  private readonly onConnection = (socket: Socket): void => {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+  };
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.latest.set(req.socket, res);
+    if (this.draining) res.setHeader('Connection', 'close');
   };
 
   constructor(
@@ -50,32 +62,51 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
     for (const signal of SIGNALS) process.on(signal, this.onSignal);
     // Before the app's own listener, so that the header is set before any handler can answer.
     this.server?.prependListener('request', this.onRequest);
+    this.server?.on('connection', this.onConnection);
   }
 
   onApplicationShutdown(): void {
     for (const signal of SIGNALS) process.off(signal, this.onSignal);
     this.server?.off('request', this.onRequest);
+    this.server?.off('connection', this.onConnection);
+    clearInterval(this.idleSweep);
     if (this.startedAt > 0) this.logger.log(`Stopped in ${Date.now() - this.startedAt} ms`);
   }
 
   private begin(signal: NodeJS.Signals): void {
-    if (this.draining) return;
+    if (this.draining) {
+      this.cut(`at a second signal (${signal})`);
+      return;
+    }
     this.draining = true;
     this.startedAt = Date.now();
-    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    this.inFlight.clear();
+    for (const socket of this.connections) {
+      const res = this.latest.get(socket);
+      if (res && !res.headersSent) res.setHeader('Connection', 'close');
+    }
     const { drainMs, timeoutMs } = this.config.shutdown;
     const drain = signal === 'SIGTERM' ? drainMs : 0;
     this.logger.log(
       `${signal}: /health/* answers 503 and responses close their connections; ` +
-        `${drain > 0 ? `the port closes in ${drain} ms, then ` : ''}in-flight requests get ${timeoutMs} ms`,
+        `${drain > 0 ? `the port closes in ${drain} ms, then ` : ''}in-flight requests get ${timeoutMs} ms (a second signal stops at once)`,
     );
-    const deadline = setTimeout(() => this.cut(drain + timeoutMs), drain + timeoutMs);
+    const deadline = setTimeout(() => this.cut(`${drain + timeoutMs} ms after the signal`), drain + timeoutMs);
     deadline.unref();
+    this.idleSweep = setInterval(() => this.closeIdleOnceClosed(), 100);
+    this.idleSweep.unref();
   }
 
-  private cut(afterMs: number): void {
-    this.logger.error(`Shutdown not finished ${afterMs} ms after the signal (a client that never finishes its request, or a hung database session): cutting every connection and exiting 1`);
+  /** Once the port is closed: connections with no request in progress end now (the others after their response). */
+  private closeIdleOnceClosed(): void {
+    if (this.server?.listening !== false) return;
+    for (const socket of this.connections) {
+      const res = this.latest.get(socket);
+      if (!res || res.writableFinished) socket.destroy();
+    }
+  }
+
+  private cut(when: string): void {
+    this.logger.error(`Shutdown not finished ${when} (a client that never finishes its request, or a hung database session): cutting every connection and exiting 1`);
     this.server?.closeAllConnections();
     // Now: the hooks still running would otherwise end in Nest's process.exit(0), as if all had gone well.
     process.exit(1);

@@ -37,7 +37,8 @@ export function logAccess(logger: Logger, req: LoggedRequest, res: Response, sta
   const errorCode = (res.locals as { errorCode?: string }).errorCode;
   logger[level](
     {
-      req: { id: req.headers['x-request-id'], method: req.method, path, ip: req.ip },
+      // With TRUST_PROXY=true, req.ip is the X-Forwarded-For text as sent: bounded like the path.
+      req: { id: req.headers['x-request-id'], method: req.method, path, ip: req.ip?.slice(0, 64) },
       res: { status },
       responseTime: Number(process.hrtime.bigint() - started) / 1e6,
       ...(req.verifiedAgent ? { agent_uid: req.verifiedAgent.uid } : {}),

@@ -27,6 +27,7 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
   private readonly batch = new GroupCommit<NonceClaim, boolean>((claims) => this.claimBatch(claims), 256, 2, isDatabaseUnavailable);
   private timer?: NodeJS.Timeout;
   private purging?: Promise<number>;
+  private stopping = false;
   purged = 0;
 
   /**
@@ -68,6 +69,7 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
 
   /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.purging;
   }
@@ -76,7 +78,8 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
   async purge(): Promise<number> {
     let total = 0;
     try {
-      for (let removed = PURGE_BATCH; removed === PURGE_BATCH; total += removed) {
+      // Stopping: the batch in progress ends, the rest waits for the next purge.
+      for (let removed = PURGE_BATCH; removed === PURGE_BATCH && !this.stopping; total += removed) {
         removed = await this.nonces.purgeExpired(PURGE_BATCH);
       }
       if (total > 0) this.logger.debug(`Purged ${total} expired nonce(s)`);

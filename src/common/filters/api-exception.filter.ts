@@ -70,22 +70,31 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
 }
 
-/** An outage answers every request 503: its cause is logged once per this period, with the count of the others. */
+/**
+ * An outage answers every request 503: its cause is logged once per this
+ * period, with the count of the others. Requests and readiness probes are
+ * sampled apart, so that probes (every few seconds, from every balancer)
+ * never hide the cause the requests met.
+ */
 const UNAVAILABLE_LOG_PERIOD_MS = 10_000;
-const unavailable = { loggedAt: -Infinity, since: 0 };
+const unavailable = { requests: { loggedAt: -Infinity, since: 0 }, probes: { loggedAt: -Infinity, since: 0 } };
 
 function logServerError(logger: Logger, exception: unknown, body: ErrorBody, request: Request): void {
   const where = `${request.method} ${request.path} request_id=${String(request.headers['x-request-id'] ?? '-')}`;
   if (body.error.code === 'DATABASE_UNAVAILABLE') {
+    // Not the database's own error: a 503 of Nest's (Terminus' failed readiness check, whose body names the cause).
+    const probe = !isDatabaseUnavailable(exception) && exception instanceof HttpException;
+    const sampler = probe ? unavailable.probes : unavailable.requests;
     const now = performance.now();
-    if (now - unavailable.loggedAt < UNAVAILABLE_LOG_PERIOD_MS) {
-      unavailable.since++;
+    if (now - sampler.loggedAt < UNAVAILABLE_LOG_PERIOD_MS) {
+      sampler.since++;
       return;
     }
-    const others = unavailable.since > 0 ? ` (and ${unavailable.since} other request(s) answered 503 since the last such line)` : '';
-    unavailable.loggedAt = now;
-    unavailable.since = 0;
-    logger.warn(`${where}: database unavailable: ${(exception as Error)?.message ?? String(exception)}${others}; logged at most every ${UNAVAILABLE_LOG_PERIOD_MS / 1000} s`);
+    const others = sampler.since > 0 ? ` (and ${sampler.since} other ${probe ? 'probe' : 'request'}(s) answered 503 since the last such line)` : '';
+    sampler.loggedAt = now;
+    sampler.since = 0;
+    const cause = probe ? healthCheckCause(exception) : ((exception as Error)?.message ?? String(exception));
+    logger.warn(`${where}: ${probe ? 'not ready' : 'database unavailable'}: ${cause}${others}; logged at most every ${UNAVAILABLE_LOG_PERIOD_MS / 1000} s`);
     return;
   }
   const stack = exception instanceof Error ? exception.stack : String(exception);
@@ -107,6 +116,14 @@ export function errorBodyOf(exception: unknown, request?: Request): ErrorBody {
     return fromHttpException(exception, request);
   }
   return fromCode('INTERNAL');
+}
+
+/** What a failed Terminus check says of each failed indicator (`database: connection timeout`), or the exception's message. */
+function healthCheckCause(exception: HttpException): string {
+  const response = exception.getResponse() as { status?: unknown; error?: Record<string, { message?: unknown; status?: unknown }> };
+  if (response?.status === 'shutting_down') return 'shutting down';
+  const failed = Object.entries(response?.error ?? {}).map(([name, result]) => `${name}: ${typeof result?.message === 'string' ? result.message : String(result?.status ?? 'down')}`);
+  return failed.length > 0 ? failed.join('; ').slice(0, 300) : exception.message;
 }
 
 /**
