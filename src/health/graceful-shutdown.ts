@@ -96,12 +96,19 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
     this.idleSweep.unref();
   }
 
-  /** Once the port is closed: connections with no request in progress end now (the others after their response). */
+  /**
+   * Once the port is closed: connections with no request in progress end
+   * now (the others after their response). Node knows which keep-alive
+   * connections sit between requests (closeIdleConnections: not one whose
+   * next request is half received); a connection that never sent a byte it
+   * leaves open, so those are closed here.
+   */
   private closeIdleOnceClosed(): void {
-    if (this.server?.listening !== false) return;
+    const server = this.server;
+    if (server?.listening !== false) return;
+    server.closeIdleConnections();
     for (const socket of this.connections) {
-      const res = this.latest.get(socket);
-      if (!res || res.writableFinished) socket.destroy();
+      if (socket.bytesRead === 0 && !this.latest.has(socket)) socket.destroy();
     }
   }
 
