@@ -443,7 +443,11 @@ describe('Process: shutdown behind a load balancer', () => {
       try {
         await stuck.accepted;
         service.child.kill('SIGINT');
+        // The same Ctrl-C delivered twice (terminal and npm): not a second signal.
+        service.child.kill('SIGINT');
         expect(await waitFor(() => service.stdout().includes('SIGINT: /health/* answers 503'), 5_000)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect(service.child.exitCode).toBeNull();
         service.child.kill('SIGINT');
         expect(await exitWithin(service, 5_000)).toEqual({ code: 1, signal: null });
       } finally {

@@ -5,6 +5,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** A signal this soon after the first is the same one delivered twice, not an operator insisting. */
+const SECOND_SIGNAL_AFTER_MS = 1_000;
 
 /**
  * What happens between SIGTERM (or SIGINT) and exit, besides Nest's own
@@ -75,7 +77,8 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
 
   private begin(signal: NodeJS.Signals): void {
     if (this.draining) {
-      this.cut(`at a second signal (${signal})`);
+      // One Ctrl-C can arrive twice (the terminal signals the process group, and `npm start` forwards it too).
+      if (Date.now() - this.startedAt >= SECOND_SIGNAL_AFTER_MS) this.cut(`at a second signal (${signal})`);
       return;
     }
     this.draining = true;

@@ -56,9 +56,9 @@ describe('ApiExceptionFilter: a database outage in the log', () => {
       filter.respond(new ServiceUnavailableException({ status: 'shutting_down', info: {}, error: {}, details: {} }), probe(), fakeResponse());
 
       expect(warn.mock.calls.map(([message]) => message)).toEqual([
-        'GET /health/ready request_id=-: not ready: database: timeout of 2000ms exceeded; logged at most every 10 s',
+        'GET /health/ready request_id=-: health check failed: database: timeout of 2000ms exceeded; logged at most every 10 s',
         'GET /whoami request_id=q1: database unavailable: Connection terminated unexpectedly; logged at most every 10 s',
-        'GET /health/ready request_id=-: not ready: shutting down (and 1 other probe(s) answered 503 since the last such line); logged at most every 10 s',
+        'GET /health/ready request_id=-: health check failed: shutting down (and 1 other probe(s) answered 503 since the last such line); logged at most every 10 s',
       ]);
     } finally {
       warn.mockRestore();

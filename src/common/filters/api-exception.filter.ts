@@ -94,7 +94,7 @@ function logServerError(logger: Logger, exception: unknown, body: ErrorBody, req
     sampler.loggedAt = now;
     sampler.since = 0;
     const cause = probe ? healthCheckCause(exception) : ((exception as Error)?.message ?? String(exception));
-    logger.warn(`${where}: ${probe ? 'not ready' : 'database unavailable'}: ${cause}${others}; logged at most every ${UNAVAILABLE_LOG_PERIOD_MS / 1000} s`);
+    logger.warn(`${where}: ${probe ? 'health check failed' : 'database unavailable'}: ${cause}${others}; logged at most every ${UNAVAILABLE_LOG_PERIOD_MS / 1000} s`);
     return;
   }
   const stack = exception instanceof Error ? exception.stack : String(exception);
