@@ -412,6 +412,40 @@ describe('Process: shutdown behind a load balancer', () => {
   );
 
   it(
+    'answers every request pipelined on one connection during the drain, and closes the connection after the last',
+    async () => {
+      const service = await startService(cwd, { DATA_DIR: dataDir, SHUTDOWN_DRAIN_SECONDS: '3' });
+      const key = agentKeyPair();
+      const body = JSON.stringify({ public_jwk: key.publicJwk });
+      const headerLines = (headers: Record<string, string>) => Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      const register =
+        `POST /register HTTP/1.1\r\nHost: ${service.authority}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `${headerLines(signatureHeaders(key, { authority: service.authority, tag: 'null' }))}\r\n${body}`;
+      const live = `GET /health/live HTTP/1.1\r\nHost: ${service.authority}\r\n\r\n`;
+      try {
+        service.child.kill('SIGTERM');
+        expect(await waitFor(() => service.stdout().includes('SIGTERM: /health/* answers 503'), 5_000)).toBe(true);
+        const raw = await new Promise<string>((resolve, reject) => {
+          const socket = connect(service.port, '127.0.0.1');
+          let received = '';
+          socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+          socket.once('close', () => resolve(received));
+          socket.once('error', reject);
+          socket.write(live + register + live);
+        });
+        // Bodies end without a line break: a status line may follow one directly.
+        const statusLines = raw.match(/HTTP\/1\.1 \d{3} [^\r]*/g);
+        expect(statusLines).toEqual(['HTTP/1.1 503 Service Unavailable', 'HTTP/1.1 200 OK', 'HTTP/1.1 503 Service Unavailable']);
+        expect(raw.match(/\r\nConnection: close\r\n/gi)).toHaveLength(1);
+        expect(await exitWithin(service, STOP_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      } finally {
+        if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      }
+    },
+    START_TIMEOUT_MS + 30_000,
+  );
+
+  it(
     'closes a connection that never sent a request (a balancer\'s pre-opened one) and exits 0 at once, not at the deadline',
     async () => {
       const service = await startService(cwd, { DATA_DIR: dataDir });

@@ -46,9 +46,12 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
     this.connections.add(socket);
     socket.once('close', () => this.connections.delete(socket));
   };
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    this.latest.set(req.socket, res);
-    if (this.draining) res.setHeader('Connection', 'close');
+  /** The app's own request listeners, called by `dispatch` (onApplicationBootstrap). */
+  private handlers: Array<(req: IncomingMessage, res: ServerResponse) => void> = [];
+  private httpServer?: Server;
+  private readonly dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.closesBefore(req, res)) return;
+    for (const handler of this.handlers) handler.call(this.httpServer, req, res);
   };
 
   constructor(
@@ -62,17 +65,45 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     for (const signal of SIGNALS) process.on(signal, this.onSignal);
-    // Before the app's own listener, so that the header is set before any handler can answer.
-    this.server?.prependListener('request', this.onRequest);
-    this.server?.on('connection', this.onConnection);
+    const server = (this.httpServer = this.server);
+    if (!server) return;
+    // The app's listeners run behind this one, which sets the header before any handler can answer and
+    // keeps a request that will never be answered from being handled at all (closesBefore).
+    this.handlers = server.listeners('request') as typeof this.handlers;
+    server.removeAllListeners('request');
+    server.on('request', this.dispatch);
+    server.on('connection', this.onConnection);
   }
 
   onApplicationShutdown(): void {
     for (const signal of SIGNALS) process.off(signal, this.onSignal);
-    this.server?.off('request', this.onRequest);
+    if (this.server?.listeners('request').includes(this.dispatch)) {
+      this.server.off('request', this.dispatch);
+      for (const handler of this.handlers) this.server.on('request', handler);
+    }
     this.server?.off('connection', this.onConnection);
     clearInterval(this.idleSweep);
     if (this.startedAt > 0) this.logger.log(`Stopped in ${Date.now() - this.startedAt} ms`);
+  }
+
+  /**
+   * Whether the request must not be handled: during the drain, `Connection:
+   * close` goes on the last request a connection has sent so far. A request
+   * pipelined behind one whose answer already went out with it would never
+   * be answered (Node drops it), so it is not handled: no nonce spent, no
+   * key registered, for a request nobody hears back from (RFC 9112 section
+   * 9.6). One behind an answer not yet sent moves the header to itself.
+   */
+  private closesBefore(req: IncomingMessage, res: ServerResponse): boolean {
+    const previous = this.latest.get(req.socket);
+    this.latest.set(req.socket, res);
+    if (!this.draining) return false;
+    if (previous && !previous.writableFinished) {
+      if (!previous.headersSent) previous.removeHeader('Connection');
+      else if (previous.getHeader('connection') === 'close') return true;
+    }
+    res.setHeader('Connection', 'close');
+    return false;
   }
 
   private begin(signal: NodeJS.Signals): void {
