@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { ApiExceptionFilter } from '../common/filters/api-exception.filter';
+import { errorBodyOf, UNREAD_MEDIA_TYPE } from '../common/filters/api-exception.filter';
 
 /**
  * A register or rotate whose body the JSON parser refuses (INVALID_JSON,
@@ -11,8 +11,6 @@ import { ApiExceptionFilter } from '../common/filters/api-exception.filter';
  * whether it was a register or a rotate. The hot route reads its own body
  * and hands the refusal to the same audit (src/hot-routes).
  */
-
-const filter = new ApiExceptionFilter();
 
 /** Set on requests Express routes to a registration handler (markRegistrationRoute). */
 const REGISTRATION_ROUTE = Symbol('registration route');
@@ -31,7 +29,7 @@ export function bodyRefusalCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const fields = error as { type?: unknown; status?: unknown; statusCode?: unknown };
   if (typeof fields.type !== 'string' && typeof fields.status !== 'number' && typeof fields.statusCode !== 'number') return undefined;
-  const { status, code } = filter.toBody(error).error;
+  const { status, code } = errorBodyOf(error).error;
   return status < 500 ? code : undefined;
 }
 
@@ -57,9 +55,6 @@ export const refuseUnreadRegistrationBody: RequestHandler = (req, _res, next) =>
   }
   next();
 };
-
-/** The `type` of refuseUnreadRegistrationBody's error, as body-parser's errors carry one. */
-export const UNREAD_MEDIA_TYPE = 'media.type.unread';
 
 /**
  * Error middleware right after the body parser: on a registration route

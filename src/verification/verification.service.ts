@@ -5,6 +5,7 @@ import { auditContextOf } from '../audit/audit-entry';
 import { RateLimitedError, RateLimitService } from '../common/rate-limit/rate-limit.service';
 import { parseSignatureAgent, coversSignatureAgent, SignatureAgentRef, withScheme } from './core/signature-agent';
 import { normalizeAuthority } from './request-view';
+import { agentUidFromHost } from './core/agent-host';
 import { KeyResolver, ResolvedKey } from './key-resolver';
 import { LocalKeyResolver } from './local-key-resolver';
 import { InspectedSignature, SignatureVerifier } from './signature-verifier';
@@ -133,8 +134,7 @@ export class VerificationService {
   private withHomeScheme(agent: SignatureAgentRef): SignatureAgentRef {
     const { homeAuthority, homeScheme } = this.options;
     if (agent.schemelessAuthority === undefined || homeAuthority === undefined || homeScheme === undefined) return agent;
-    const uid = firstLabel(agent.host);
-    if (uid === undefined || !isAgentHostOf(normalizeAuthority(agent.schemelessAuthority, homeScheme), uid, homeAuthority)) return agent;
+    if (agentUidFromHost(normalizeAuthority(agent.schemelessAuthority, homeScheme), homeAuthority) === undefined) return agent;
     return withScheme(agent, homeScheme);
   }
 
@@ -211,5 +211,5 @@ function uidFromHeaderLoosely(req: Request): string | undefined {
 
 /** Whether `agentAuthority` (host[:port]) is exactly the agent host `<uid>.<authority>`. */
 export function isAgentHostOf(agentAuthority: string, uid: string, authority: string | undefined): boolean {
-  return authority !== undefined && agentAuthority.toLowerCase() === `${uid}.${authority.toLowerCase()}`;
+  return authority !== undefined && agentUidFromHost(agentAuthority, authority) === uid;
 }

@@ -9,6 +9,9 @@ export interface ErrorBody {
   error: { status: number; code: string; message: string; help?: string };
 }
 
+/** The `type` of the error for a body no parser read (registration/body-refusal.ts), as body-parser's errors carry one. */
+export const UNREAD_MEDIA_TYPE = 'media.type.unread';
+
 /** Codes for Nest's and Express's own HTTP errors, by status. */
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'VALIDATION_FAILED',
@@ -192,7 +195,7 @@ function fromBodyParserError(exception: unknown): ErrorBody | undefined {
       return fromCode('INVALID_JSON');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-    case 'media.type.unread': // registration/body-refusal.ts
+    case UNREAD_MEDIA_TYPE:
       return fromCode('UNSUPPORTED_MEDIA_TYPE');
     case 'request.aborted':
     case 'request.size.invalid':
