@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import helmet from 'helmet';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
@@ -65,16 +65,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
   server.maxHeadersCount = 100;
-  // server.close() ends only the connections idle at that moment: a keep-alive
-  // connection whose request was in flight would hold the shutdown open for
-  // keepAliveTimeout (65 s, past Docker's and Kubernetes' grace periods, so the
-  // process would be killed before the database closes). Once the server has
-  // stopped listening, each such connection ends after its response.
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    res.once('finish', () => {
-      if (!server.listening) setImmediate(() => server.closeIdleConnections());
-    });
-  });
+  // Connections left open once the server stops listening: src/health/graceful-shutdown.ts.
   setupOpenApi(app, config);
   // GET /whoami and the key directory skip Express's router and Nest's pipeline (same code, same answers).
   HotRoutes.install(app, config, headersSetBy(securityHeaders));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 
@@ -33,7 +33,7 @@ const SECOND_SIGNAL_AFTER_MS = 1_000;
  * never does (a Set of responses grew without bound that way).
  */
 @Injectable()
-export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationShutdown {
+export class GracefulShutdown implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private draining = false;
   private startedAt = 0;
@@ -126,7 +126,21 @@ export class GracefulShutdown implements OnApplicationBootstrap, OnApplicationSh
     );
     const deadline = setTimeout(() => this.cut(`${drain + timeoutMs} ms after the signal`), drain + timeoutMs);
     deadline.unref();
-    this.idleSweep = setInterval(() => this.closeIdleOnceClosed(), 100);
+    this.sweepIdleOnceClosed();
+  }
+
+  /**
+   * With or without a signal (app.close()): server.close() ends only the
+   * connections idle at that moment, so a keep-alive connection whose
+   * request was in flight would hold the shutdown open for keepAliveTimeout
+   * (65 s, past Docker's and Kubernetes' grace periods).
+   */
+  beforeApplicationShutdown(): void {
+    this.sweepIdleOnceClosed();
+  }
+
+  private sweepIdleOnceClosed(): void {
+    this.idleSweep ??= setInterval(() => this.closeIdleOnceClosed(), 100);
     this.idleSweep.unref();
   }
 
