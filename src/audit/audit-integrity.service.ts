@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { compareRange, GENESIS_HASH, packEntries, purgeMac, sameBytes, sealHash, unpackEntries } from './audit-chain';
 import { AuditSealRepository, SealRow } from './audit-seal.repository';
 import type { ChainReport } from './dto/chain-report.dto';
+import { PeriodicJob } from '../common/scheduling/periodic-job';
 
 const SEAL_LOCK_KEY = 0x61756474; // "audt"
 const MAX_EVENTS_PER_SEAL = 1000;
@@ -38,9 +39,7 @@ interface TailBreak extends ChainBreak {
 @Injectable()
 export class AuditIntegrityService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AuditIntegrityService.name);
-  private timer?: NodeJS.Timeout;
-  private stopping = false;
-  private sealing?: Promise<number>;
+  private readonly sealer = new PeriodicJob(() => this.sealAll(), (e) => this.logger.warn(`Sealing failed: ${e.message}`));
   /**
    * In memory only, so a restart forgets it (the log lines each seal writes
    * stay the durable anchor). Without it the sealer would be an oracle: a
@@ -61,21 +60,17 @@ export class AuditIntegrityService implements OnApplicationBootstrap, BeforeAppl
     if (!this.config.audit.sealKey && this.config.isProduction) {
       this.logger.warn('AUDIT_SEAL_KEY is not set: audit seals are unkeyed SHA-256, which a database writer could recompute');
     }
-    this.timer = setInterval(() => void this.sealPending().catch((e: Error) => this.logger.warn(`Sealing failed: ${e.message}`)), this.config.audit.sealIntervalSeconds * 1000);
-    this.timer.unref();
+    this.sealer.start(this.config.audit.sealIntervalSeconds * 1000);
   }
 
   /** Before the database closes (onApplicationShutdown): no new seal, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.timer);
-    await this.sealing?.catch(() => undefined);
+    await this.sealer.stop();
   }
 
   /** Seals every settled event; returns how many. Concurrent calls share one run. */
   sealPending(): Promise<number> {
-    this.sealing ??= this.sealAll().finally(() => (this.sealing = undefined));
-    return this.sealing;
+    return this.sealer.run();
   }
 
   /**
@@ -88,7 +83,7 @@ export class AuditIntegrityService implements OnApplicationBootstrap, BeforeAppl
   private async sealAll(): Promise<number> {
     let total = 0;
     // Stopping: the batch in progress ends, the backlog waits for the next instance.
-    for (let sealed = MAX_EVENTS_PER_SEAL; sealed === MAX_EVENTS_PER_SEAL && !this.stopping; total += sealed) {
+    for (let sealed = MAX_EVENTS_PER_SEAL; sealed === MAX_EVENTS_PER_SEAL && !this.sealer.stopping; total += sealed) {
       sealed = await this.sealOnce();
     }
     return total;

@@ -6,6 +6,7 @@ import { purgeMac } from './audit-chain';
 import { AuditSealRepository, SealRow } from './audit-seal.repository';
 import { AuditService } from './audit.service';
 import { AuditIntegrityService } from './audit-integrity.service';
+import { PeriodicJob } from '../common/scheduling/periodic-job';
 
 const SEALS_PER_PASS = 50;
 const PURGE_LOCK_KEY = 0x61756470; // "audp"
@@ -21,9 +22,7 @@ const PURGE_LOCK_KEY = 0x61756470; // "audp"
 @Injectable()
 export class AuditRetentionService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AuditRetentionService.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopping = false;
+  private readonly purger = new PeriodicJob(() => this.purgeExpired(), (e) => this.logger.warn(`Audit purge failed: ${e.message}`));
   /** Events removed since start (metrics). */
   purged = 0;
 
@@ -37,19 +36,12 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
 
   onApplicationBootstrap(): void {
     if (this.config.audit.retentionDays === undefined) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.purgeExpired()
-        .catch((e: Error) => this.logger.warn(`Audit purge failed: ${e.message}`))
-        .finally(() => (this.running = undefined));
-    }, this.config.audit.purgeIntervalSeconds * 1000);
-    this.timer.unref();
+    this.purger.start(this.config.audit.purgeIntervalSeconds * 1000);
   }
 
   /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.purger.stop();
   }
 
   /** Deletes sealed batches older than the retention; returns how many events went. */
@@ -61,7 +53,7 @@ export class AuditRetentionService implements OnApplicationBootstrap, BeforeAppl
     let deleted = 0;
     let throughId: string | null = null;
     // Stopping: the pass in progress ends, the rest waits for the next purge.
-    for (let pass = await this.purgePass(cutoff, days); pass; pass = this.stopping ? undefined : await this.purgePass(cutoff, days)) {
+    for (let pass = await this.purgePass(cutoff, days); pass; pass = this.purger.stopping ? undefined : await this.purgePass(cutoff, days)) {
       deleted += pass.deleted;
       throughId = pass.throughId;
       this.logger.log(`Audit retention: ${deleted} event(s) purged so far, through id ${throughId}`);

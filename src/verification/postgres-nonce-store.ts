@@ -5,6 +5,7 @@ import { NonceStore, replayed } from './nonce-store';
 import type { AuditEntry } from '../audit/audit-entry';
 import type { VerificationAuditSink } from './verification-audit';
 import { NonceClaim, UsedNonceRepository } from './used-nonce.repository';
+import { PeriodicJob } from '../common/scheduling/periodic-job';
 
 const PURGE_BATCH = 5000;
 
@@ -25,9 +26,8 @@ interface RecordedClaim {
 export class PostgresNonceStore extends NonceStore implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PostgresNonceStore.name);
   private readonly batch = new GroupCommit<NonceClaim, boolean>((claims) => this.claimBatch(claims), 256, 2, isDatabaseUnavailable);
-  private timer?: NodeJS.Timeout;
-  private purging?: Promise<number>;
-  private stopping = false;
+  // purge() logs its own failures.
+  private readonly purger = new PeriodicJob(() => this.purge(), () => undefined);
   purged = 0;
 
   /**
@@ -61,17 +61,12 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.purging ??= this.purge().finally(() => (this.purging = undefined));
-    }, this.purgeIntervalSeconds * 1000);
-    this.timer.unref();
+    this.purger.start(this.purgeIntervalSeconds * 1000);
   }
 
   /** Before the database closes (onApplicationShutdown): no new purge, and one already running finishes. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.timer);
-    await this.purging;
+    await this.purger.stop();
   }
 
   /** Removes expired nonces in batches; returns how many. */
@@ -79,7 +74,7 @@ export class PostgresNonceStore extends NonceStore implements OnApplicationBoots
     let total = 0;
     try {
       // Stopping: the batch in progress ends, the rest waits for the next purge.
-      for (let removed = PURGE_BATCH; removed === PURGE_BATCH && !this.stopping; total += removed) {
+      for (let removed = PURGE_BATCH; removed === PURGE_BATCH && !this.purger.stopping; total += removed) {
         removed = await this.nonces.purgeExpired(PURGE_BATCH);
       }
       if (total > 0) this.logger.debug(`Purged ${total} expired nonce(s)`);
